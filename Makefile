@@ -1,0 +1,33 @@
+# Two entry points (see README): `make demo` and `make test`.
+# Both create .venv on first use and install everything they need.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch lies on disk here; any other spec downloads gigabytes.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,peers]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m protocols train --backend secagg+ --dataset breast_cancer --clients 10 --rounds 10 --dropout 0.1 --epsilon 8 --out runs/demo
+
+# The whole suite, slow tests and notebooks included.
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -m "" -q
+
+# The quick loop while developing: slow tests left out.
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/secagg_bench.py
+	$(PY) benchmarks/he_bench.py
+	$(PY) benchmarks/dp_bench.py
+	$(PY) benchmarks/fedavg_bench.py
