@@ -1,0 +1,97 @@
+"""CKKS parameter presets chosen for aggregation (add-only circuits).
+
+Aggregation never multiplies two ciphertexts and, with clients pre-weighting
+in plaintext, never multiplies by a plaintext either: the circuit is a chain
+of additions. So the coefficient modulus needs one *data* prime ``q0`` (what a
+ciphertext carries: 2 polynomials x N coefficients mod q0) plus the special
+prime TenSEAL insists on for its key-switching keys, which never travels with
+a ciphertext. Ciphertext size per value is therefore about
+``2 * N * bits(q0) / 8 / (N/2) = bits(q0) / 2`` bytes before SEAL's zstd
+compression, independent of N; the smallest ring (N = 2048) gives the
+smallest public context and the fastest encryption.
+
+All presets stay under the 128-bit limits of the Homomorphic Encryption
+Security Standard (Albrecht et al., 2018, Table 1: log q <= 54 at N = 2048,
+ternary secret).
+
+Decoding is correct while ``|value| * scale < q0 / 2``; each preset keeps a
+factor-2 margin (``max_abs``), which :class:`he.ckks.CKKSPublic` enforces on
+the public bound ``clip * total weight`` of every aggregate. Fresh-encryption
+noise divided by the scale sets the error; it grows like ``sqrt(clients)``.
+
+How to pick: ``"standard"`` (default) for weighted means of clipped updates,
+``"precise"`` when the aggregate may reach |8| or you need ~1e-6 at 1000
+clients, ``"compact"`` when ~1e-4 absolute error is acceptable and bandwidth
+rules. Errors below were measured with ``benchmarks/he_bench.py`` on the
+weighted mean of values in [-1, 1] (see README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from he.errors import ParameterError
+
+__all__ = ["CKKSPreset", "PRESETS", "DEFAULT_PRESET", "get_preset"]
+
+# 128-bit security limits on total log q, HE Security Standard (2018), Table 1.
+_MAX_LOG_Q: Final = {2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881}
+
+
+@dataclass(frozen=True)
+class CKKSPreset:
+    """One CKKS parameter set: ring degree, prime bit sizes, scale."""
+
+    name: str
+    poly_modulus_degree: int
+    coeff_mod_bit_sizes: tuple[int, ...]
+    scale_bits: int
+    #: Measured max abs error of the weighted mean of 1000 clients (values in [-1, 1]).
+    error_1000_clients: float
+
+    def __post_init__(self) -> None:
+        limit = _MAX_LOG_Q.get(self.poly_modulus_degree)
+        if limit is None:
+            raise ParameterError(f"unsupported poly_modulus_degree {self.poly_modulus_degree}")
+        if len(self.coeff_mod_bit_sizes) < 2:
+            raise ParameterError("TenSEAL needs at least two primes (data + special)")
+        if sum(self.coeff_mod_bit_sizes) > limit:
+            raise ParameterError(
+                f"log q = {sum(self.coeff_mod_bit_sizes)} exceeds the 128-bit limit {limit} "
+                f"for N = {self.poly_modulus_degree}"
+            )
+        if self.scale_bits >= self.coeff_mod_bit_sizes[0] - 1:
+            raise ParameterError("scale must leave at least one bit of q0 for the integer part")
+
+    @property
+    def slots(self) -> int:
+        """Values per ciphertext chunk."""
+        return self.poly_modulus_degree // 2
+
+    @property
+    def max_abs(self) -> float:
+        """Largest |aggregate value| decoded correctly, with a factor-2 margin."""
+        return float(2.0 ** (self.coeff_mod_bit_sizes[0] - self.scale_bits - 2))
+
+
+PRESETS: Final[dict[str, CKKSPreset]] = {
+    p.name: p
+    for p in (
+        CKKSPreset("compact", 2048, (32, 22), 29, error_1000_clients=1e-4),
+        CKKSPreset("standard", 2048, (36, 18), 33, error_1000_clients=7e-6),
+        CKKSPreset("precise", 2048, (40, 14), 35, error_1000_clients=3e-6),
+        # TenSEAL tutorial parameters (as shipped by NVIDIA FLARE): the peer in benchmarks.
+        CKKSPreset("tutorial", 8192, (60, 40, 40, 60), 40, error_1000_clients=1e-7),
+    )
+}
+DEFAULT_PRESET: Final = "standard"
+
+
+def get_preset(preset: str | CKKSPreset) -> CKKSPreset:
+    """Resolve a preset name (or pass a :class:`CKKSPreset` through)."""
+    if isinstance(preset, CKKSPreset):
+        return preset
+    if preset not in PRESETS:
+        raise ParameterError(f"unknown CKKS preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[preset]
