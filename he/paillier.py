@@ -1,0 +1,271 @@
+"""Packed Paillier aggregation through ``phe`` + ``gmpy2``.
+
+Paillier (EUROCRYPT 1999) is additively homomorphic: multiplying ciphertexts
+adds plaintexts, raising one to an integer power multiplies its plaintext.
+Plain per-value ``phe`` pays one ``|n|``-bit exponentiation per model
+parameter; here each update is quantized and packed BatchCrypt-style
+(:mod:`he.packing`), so one ciphertext carries ``per_plaintext`` values
+(102 at 2048-bit keys, 12-bit values and a total weight of 250).
+
+* Key generation and decryption use ``phe``'s key pair (primes from the OS
+  CSPRNG, CRT decryption through gmpy2); plaintexts are encrypted with
+  ``phe``'s raw encryption (standard path), or with the DJN fixed-base path
+  of :mod:`he.fast_paillier` when the key holder opted in.
+* The server weights ciphertexts with non-negative integer weights,
+  ``c^w mod n^2`` (Paillier, section 8 "homomorphic properties"); clients may
+  instead pre-weight in plaintext with ``encrypt(vector, weight=w)``. Either
+  way the total weight must fit the packing headroom fixed at key
+  generation, or :class:`~he.errors.PackingOverflowError` is raised before
+  any work is done.
+* Ciphertexts are validated on receipt: every value in ``[1, n^2)`` and
+  invertible modulo ``n``; the header's key id binds them to one public key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Sequence
+
+import gmpy2
+import numpy as np
+from phe import paillier as phe
+
+from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
+from he.fast_paillier import FixedBaseRandomizer, check_fixed_base, make_fixed_base
+from he.inputs import as_update, check_weight, plan_weights
+from he.packing import PackingLayout
+from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
+
+__all__ = ["PaillierScheme", "PaillierKeyHolder", "PaillierPublic", "PaillierCiphertext"]
+
+_KEY_MAGIC: Final = b"HEPAILP1"
+_CT_MAGIC: Final = b"HEPAILC1"
+MIN_KEY_BITS: Final = 2048  # 112-bit security (NIST SP 800-57 Part 1, Table 2)
+MAX_KEY_BITS: Final = 8192
+DEFAULT_KEY_BITS: Final = 3072  # 128-bit security, matching the CKKS presets
+
+
+class PaillierCiphertext:
+    """Packed Paillier ciphertexts (integers mod ``n^2``) of one flat vector."""
+
+    def __init__(
+        self, values: list[gmpy2.mpz], length: int, dtype: np.dtype, weight: int, weighted: bool, key_id: bytes, width: int
+    ) -> None:
+        self._values = values
+        self._length = length
+        self._dtype = dtype
+        self._weight = weight
+        self._weighted = weighted
+        self._key_id = key_id
+        self._width = width
+
+    @property
+    def values(self) -> list[gmpy2.mpz]:
+        return self._values
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def weight(self) -> int:
+        return self._weight
+
+    @property
+    def weighted(self) -> bool:
+        return self._weighted
+
+    @property
+    def key_id(self) -> bytes:
+        return self._key_id
+
+    @property
+    def nbytes(self) -> int:
+        return _CT_HEADER_BYTES + len(self._values) * self._width
+
+    def serialize(self) -> bytes:
+        """Header, then each ciphertext as a fixed-width big-endian integer."""
+        out = Writer().raw(_CT_MAGIC).raw(self._key_id).u8(dtype_code(self._dtype))
+        out.u64(self._length).u64(self._weight).u8(int(self._weighted)).u32(len(self._values))
+        out.raw(b"".join(int(v).to_bytes(self._width, "big") for v in self._values))
+        return out.getvalue()
+
+
+_CT_HEADER_BYTES: Final = len(_CT_MAGIC) + FINGERPRINT_BYTES + 1 + 8 + 8 + 1 + 4
+
+
+class PaillierPublic:
+    """Public side of a Paillier key: encrypt (clients) and aggregate (server)."""
+
+    def __init__(self, data: bytes) -> None:
+        reader = Reader(data, MalformedKeyError)
+        reader.expect(_KEY_MAGIC, "Paillier public key magic")
+        n = int.from_bytes(reader.blob("modulus n"), "big")
+        bits = reader.u8("quantization bits")
+        clip = reader.f64("clip bound")
+        max_total_weight = reader.u64("max total weight")
+        fast = reader.u8("fast-encryption flag")
+        h_s = int.from_bytes(reader.blob("fixed base h_s"), "big") if fast == 1 else None
+        reader.finish()
+        if fast > 1:
+            raise MalformedKeyError("fast-encryption flag must be 0 or 1")
+        if n % 2 == 0 or not MIN_KEY_BITS <= n.bit_length() <= MAX_KEY_BITS or gmpy2.is_square(n):
+            raise MalformedKeyError(f"modulus must be an odd non-square of {MIN_KEY_BITS}..{MAX_KEY_BITS} bits")
+        try:
+            self.layout = PackingLayout(bits, clip, max_total_weight, n.bit_length() - 1)
+        except ParameterError as exc:
+            raise MalformedKeyError(f"invalid packing parameters: {exc}") from exc
+        self.key = phe.PaillierPublicKey(n)
+        self._n = gmpy2.mpz(n)
+        self._nsquare = self._n * self._n
+        self._width = (int(self._nsquare).bit_length() + 7) // 8
+        self._h_s = h_s
+        self._randomizer: FixedBaseRandomizer | None = None
+        if h_s is not None:  # validate now, build the table on first encryption only
+            check_fixed_base(n, h_s)
+        self._bytes = bytes(data)
+        self.key_id = fingerprint(self._bytes)
+
+    @property
+    def fast(self) -> bool:
+        """Whether clients encrypt with the DJN fixed-base path."""
+        return self._h_s is not None
+
+    def serialize(self) -> bytes:
+        return self._bytes
+
+    def encrypt(self, vector: np.ndarray, weight: int | None = None) -> PaillierCiphertext:
+        """Clip, quantize (times an optional integer ``weight``), pack and encrypt."""
+        values, dtype = as_update(vector, self.layout.clip)
+        declared = weight is not None
+        factor = int(check_weight(weight, integral=True)) if declared else 1
+        plaintexts = self.layout.pack(self.layout.quantize(values, factor))
+        return PaillierCiphertext(
+            [self._encrypt_int(p) for p in plaintexts], values.size, dtype, factor, declared, self.key_id, self._width
+        )
+
+    def _encrypt_int(self, plaintext: int) -> gmpy2.mpz:
+        if self._h_s is None:
+            return gmpy2.mpz(self.key.raw_encrypt(plaintext))
+        if self._randomizer is None:
+            self._randomizer = FixedBaseRandomizer(int(self._n), self._h_s)
+        # (1 + n)^m = 1 + m n mod n^2 (Paillier with g = n + 1).
+        return (1 + self._n * plaintext) * self._randomizer.sample() % self._nsquare
+
+    def aggregate(
+        self, ciphertexts: Sequence[PaillierCiphertext], weights: Sequence[int] | None = None
+    ) -> PaillierCiphertext:
+        """Homomorphic (weighted) sum: ``prod_i c_i^(w_i) mod n^2`` slot-wise."""
+        first = self._check_compatible(ciphertexts)
+        to_apply, total = plan_weights(ciphertexts, weights, integral=True)
+        self.layout.check_headroom(int(total))
+        nsquare = self._nsquare
+        sums = [gmpy2.mpz(1)] * len(first.values)
+        for ct, weight in zip(ciphertexts, to_apply):
+            if weight is None or weight == 1:
+                sums = [acc * c % nsquare for acc, c in zip(sums, ct.values)]
+            elif weight != 0:
+                exponent = gmpy2.mpz(int(weight))
+                sums = [acc * gmpy2.powmod(c, exponent, nsquare) % nsquare for acc, c in zip(sums, ct.values)]
+        return PaillierCiphertext(sums, first.length, first.dtype, int(total), True, self.key_id, self._width)
+
+    def load_ciphertext(self, data: bytes) -> PaillierCiphertext:
+        """Parse and validate ciphertext bytes from a client or the server."""
+        reader = Reader(data, MalformedCiphertextError)
+        reader.expect(_CT_MAGIC, "Paillier ciphertext magic")
+        if reader.raw(FINGERPRINT_BYTES, "key id") != self.key_id:
+            raise ContextMismatchError("ciphertext was made under another Paillier public key")
+        dtype = dtype_from_code(reader.u8("dtype"), MalformedCiphertextError)
+        length = reader.u64("length")
+        weight = reader.u64("weight")
+        weighted = reader.u8("weighted flag")
+        count = reader.u32("ciphertext count")
+        if weighted > 1 or weight > self.layout.max_total_weight:
+            raise MalformedCiphertextError(f"invalid weight fields (weight {weight}, flag {weighted})")
+        if count != self.layout.chunks_for(length):
+            raise MalformedCiphertextError(f"{count} ciphertexts cannot hold {length} values")
+        body = reader.raw(count * self._width, "ciphertext values")
+        reader.finish()
+        values = []
+        for index in range(count):
+            value = gmpy2.mpz(int.from_bytes(body[index * self._width : (index + 1) * self._width], "big"))
+            if not 1 <= value < self._nsquare:
+                raise MalformedCiphertextError(f"ciphertext value {index} outside [1, n^2)")
+            if gmpy2.gcd(value, self._n) != 1:
+                raise MalformedCiphertextError(f"ciphertext value {index} is not invertible modulo n")
+            values.append(value)
+        return PaillierCiphertext(values, length, dtype, weight, bool(weighted), self.key_id, self._width)
+
+    def _check_compatible(self, ciphertexts: Sequence[PaillierCiphertext]) -> PaillierCiphertext:
+        if not ciphertexts:
+            raise ParameterError("aggregate needs at least one ciphertext")
+        first = ciphertexts[0]
+        for index, ct in enumerate(ciphertexts):
+            if not isinstance(ct, PaillierCiphertext) or ct.key_id != self.key_id:
+                raise ContextMismatchError(f"ciphertext {index} is not under this Paillier key")
+            if ct.length != first.length or ct.dtype != first.dtype:
+                raise ParameterError(f"ciphertext {index} has length/dtype unlike ciphertext 0")
+        return first
+
+
+class PaillierKeyHolder:
+    """Owner of the Paillier private key; the only party that can decrypt."""
+
+    def __init__(self, private_key: phe.PaillierPrivateKey, public_bytes: bytes) -> None:
+        self._private_key = private_key
+        self._public = PaillierPublic(public_bytes)
+
+    def public(self) -> PaillierPublic:
+        """A fresh public side (parsed from the same bytes clients receive)."""
+        return PaillierPublic(self._public.serialize())
+
+    def decrypt(self, ciphertext: PaillierCiphertext) -> np.ndarray:
+        """Decrypt, unpack and dequantize to the weighted sum (original length and dtype)."""
+        if not isinstance(ciphertext, PaillierCiphertext) or ciphertext.key_id != self._public.key_id:
+            raise ContextMismatchError("ciphertext is not under this key holder's Paillier key")
+        plaintexts = [self._private_key.raw_decrypt(int(c)) for c in ciphertext.values]
+        sums = self._public.layout.unpack(plaintexts, ciphertext.length)
+        return self._public.layout.dequantize(sums, ciphertext.weight).astype(ciphertext.dtype)
+
+
+class PaillierScheme:
+    """Factory for the packed Paillier scheme (the names the FedAvg driver uses)."""
+
+    @staticmethod
+    def generate(
+        key_bits: int = DEFAULT_KEY_BITS,
+        bits: int = 16,
+        clip: float = 1.0,
+        max_total_weight: int = 1000,
+        fast_encryption: bool = False,
+    ) -> PaillierKeyHolder:
+        """New key pair with its packing layout.
+
+        ``bits``: quantization bits per value; ``clip``: values are clipped to
+        ``[-clip, clip]``; ``max_total_weight``: headroom, the largest total
+        integer weight of an aggregate (the client count for unweighted
+        sums). Raises :class:`~he.errors.ParameterError` when they cannot fit.
+        ``fast_encryption`` publishes a DJN fixed base (:mod:`he.fast_paillier`).
+        """
+        if not (isinstance(key_bits, int) and MIN_KEY_BITS <= key_bits <= MAX_KEY_BITS and key_bits % 2 == 0):
+            raise ParameterError(f"key_bits must be an even integer in [{MIN_KEY_BITS}, {MAX_KEY_BITS}]")
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not math.isfinite(clip):
+            raise ParameterError(f"clip must be a finite number, got {clip!r}")
+        PackingLayout(bits, float(clip), max_total_weight, key_bits - 1)  # fail before key generation
+        public_key, private_key = phe.generate_paillier_keypair(n_length=key_bits)
+        n = public_key.n
+        out = Writer().raw(_KEY_MAGIC).blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+        out.u8(bits).f64(float(clip)).u64(max_total_weight).u8(int(fast_encryption))
+        if fast_encryption:
+            h_s = make_fixed_base(n)
+            out.blob(h_s.to_bytes((h_s.bit_length() + 7) // 8, "big"))
+        return PaillierKeyHolder(private_key, out.getvalue())
+
+    @staticmethod
+    def load_public(data: bytes) -> PaillierPublic:
+        """Validate and load a public key serialized by ``public().serialize()``."""
+        return PaillierPublic(data)
