@@ -1,0 +1,126 @@
+"""Homomorphic-encryption aggregators over `he`: CKKS (TenSEAL) and packed Paillier.
+
+Roles in one process, kept apart as in a deployment: a key holder owns the
+secret key and only decrypts the final aggregate; clients and the server get
+the public side by bytes (`load_public`), clients encrypt, the server adds
+ciphertexts it parsed from bytes, never holding a secret.
+
+Weighting is protected as in `weighting`: each client encrypts [w x, w] with
+w its normalized weight, so the server sees neither w nor x. Every client
+may also declare one public constant factor (`client_factor`, the same for
+all clients, so it reveals nothing): CKKS uses 1/max_clients so that the
+decrypted sum stays within the preset's bound `clip * total weight`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from he.ckks import CKKSScheme
+from he.interface import KeyHolder, PublicScheme
+from protocols.aggregators.base import (
+    AggregationAborted,
+    AggregationError,
+    AggregationOutcome,
+    Cost,
+    DropStage,
+    check_inputs,
+    senders,
+)
+from protocols.aggregators.weighting import client_vector, weight_scale, weighted_mean
+
+
+class HEAggregator:
+    """FedAvg aggregation of encrypted updates under one HE key holder.
+
+    Costs: `bytes_up` is each client's serialized ciphertext; `bytes_down` is
+    0 per round (the public context, `setup_bytes`, is sent once at setup).
+    Seconds: mean client encryption, server parse + combine, key-holder decrypt.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        keyholder: KeyHolder,
+        load_public: Callable[[bytes], PublicScheme],
+        *,
+        client_factor: float | None = None,
+        min_clients: int = 1,
+        weight_bound: float | None = None,
+        protect_weights: bool = True,
+    ) -> None:
+        if min_clients < 1:
+            raise AggregationError(f"min_clients must be >= 1, got {min_clients}")
+        self.name = name
+        self._keyholder = keyholder
+        public_bytes = keyholder.public().serialize()
+        self.setup_bytes = len(public_bytes)
+        self._client = load_public(public_bytes)
+        self._server = load_public(public_bytes)
+        self._factor = client_factor
+        self.min_clients = min_clients
+        self.weight_bound = weight_bound
+        self.protect_weights = protect_weights
+
+    def aggregate(
+        self,
+        updates: Mapping[int, np.ndarray],
+        weights: Mapping[int, float],
+        dropouts: Mapping[int, DropStage] | None = None,
+    ) -> AggregationOutcome:
+        _, drops = check_inputs(updates, weights, dropouts)
+        included = senders(updates, drops)
+        if len(included) < self.min_clients:
+            raise AggregationAborted(
+                f"{len(included)} ciphertexts arrived, fewer than min_clients={self.min_clients}"
+            )
+        scale = weight_scale(weights, self.weight_bound)
+        start = time.perf_counter()
+        blobs = {
+            c: self._client.encrypt(
+                client_vector(updates[c], weights[c], scale, self.protect_weights),
+                weight=self._factor,
+            ).serialize()
+            for c in included
+        }
+        encrypted = time.perf_counter()
+        combined = self._server.aggregate([self._server.load_ciphertext(blobs[c]) for c in included])
+        aggregated = time.perf_counter()
+        total = self._keyholder.decrypt(combined).astype(np.float64) / (self._factor or 1.0)
+        mean, total_weight = weighted_mean(
+            total, sum(weights[c] for c in included), scale, self.protect_weights
+        )
+        done = time.perf_counter()
+        return AggregationOutcome(
+            mean=mean,
+            total_weight=total_weight,
+            included=tuple(included),
+            cost=Cost(
+                bytes_up={c: len(blobs[c]) for c in included},
+                bytes_down={c: 0 for c in updates},
+                seconds={
+                    "client_encrypt": (encrypted - start) / len(included),
+                    "server_aggregate": aggregated - encrypted,
+                    "decrypt": done - aggregated,
+                },
+            ),
+        )
+
+
+def ckks_aggregator(
+    max_clients: int,
+    *,
+    preset: str = "standard",
+    clip: float = 1.0,
+    min_clients: int = 1,
+    protect_weights: bool = True,
+) -> HEAggregator:
+    """CKKS aggregation; values (updates and the weight slot) are clipped to `clip`."""
+    return HEAggregator(
+        "ckks", CKKSScheme.generate(preset, clip=clip), CKKSScheme.load_public,
+        client_factor=1.0 / max_clients, min_clients=min_clients,
+        protect_weights=protect_weights,
+    )
