@@ -1,0 +1,304 @@
+"""The client's side of secure aggregation, one method per round.
+
+Bonawitz et al. CCS 2017, Fig. 4 (and Sec. 6 for the active setting); with a
+sparse neighbour graph this is SecAgg+ (Bell et al. CCS 2020, Sec. 4). The
+client never talks to the network: each method takes the parsed message the
+server sent and returns the message to send back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from numpy.typing import NDArray
+
+from secagg import crypto
+from secagg.config import SessionConfig
+from secagg.errors import (
+    ConfigurationError,
+    ConsistencyError,
+    InvalidMessageError,
+    RefusedRequestError,
+    StateError,
+    TooFewSurvivorsError,
+)
+from secagg.messages import (
+    AdvertiseKeys,
+    ConsistencySignature,
+    EncryptedShares,
+    KeyDirectory,
+    MaskedInput,
+    SharePair,
+    ShareInbox,
+    SurvivorList,
+    UnmaskingShares,
+    UnmaskRequest,
+)
+from secagg.prg import MaskAccumulator
+from secagg.shamir import SECRET_BYTES, split_secret
+from secagg.stage import Stage
+
+
+def self_mask_key(seed: bytes, config: SessionConfig, client: int) -> bytes:
+    """AES key of client's self mask b_u, from its 32-byte seed."""
+    return crypto.derive_key(
+        seed,
+        purpose=crypto.PURPOSE_SELF_MASK,
+        session_id=config.session_id,
+        round_index=config.round_index,
+        a=client,
+        b=client,
+        length=crypto.MASK_KEY_BYTES,
+    )
+
+
+def pairwise_mask_key(shared: bytes, config: SessionConfig, u: int, v: int) -> bytes:
+    """AES key of the mask p_{u,v} = p_{v,u}, from their X25519 agreement on the s keys."""
+    return crypto.derive_key(
+        shared,
+        purpose=crypto.PURPOSE_MASK,
+        session_id=config.session_id,
+        round_index=config.round_index,
+        a=u,
+        b=v,
+        length=crypto.MASK_KEY_BYTES,
+    )
+
+
+def adds_pairwise_mask(u: int, v: int) -> bool:
+    """Client u adds p_{u,v} when u > v and subtracts it when u < v, so each pair cancels."""
+    return u > v
+
+
+class Client:
+    """One participant. Secrets live only here and leave only as Shamir shares."""
+
+    def __init__(
+        self,
+        client_id: int,
+        config: SessionConfig,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
+    ) -> None:
+        if client_id not in config.neighbours:
+            raise ConfigurationError(f"client {client_id} is not part of the session")
+        if config.active and (signing_key is None or verify_keys is None):
+            raise ConfigurationError("the active setting needs a signing key and the peers' verification keys")
+        self.id = client_id
+        self.config = config
+        self._signing_key = signing_key
+        self._verify_keys = dict(verify_keys or {})
+        self._holders = config.holders(client_id)
+        self._c_key = crypto.generate_x25519()
+        self._s_key = crypto.generate_x25519()
+        self._next: Stage | None = Stage.ADVERTISE_KEYS
+        self._peer_keys: dict[int, AdvertiseKeys] = {}
+        self._mask_keys: dict[int, bytes] = {}
+        self._own_shares: SharePair | None = None
+        self._self_mask_seed = b""
+        self._inbox: dict[int, bytes] = {}
+        self._signed_survivors: tuple[int, ...] | None = None
+
+    def _enter(self, stage: Stage) -> None:
+        if self._next != stage:
+            expected = self._next.name if self._next is not None else "nothing (session finished)"
+            raise StateError(f"client {self.id}: {stage.name} called while expecting {expected}")
+        if stage == Stage.UNMASKING:
+            self._next = None
+        elif stage == Stage.MASKED_INPUT and not self.config.active:
+            self._next = Stage.UNMASKING
+        else:
+            self._next = Stage(stage + 1)
+
+    def advertise_keys(self) -> AdvertiseKeys:
+        """Round 0: publish the transport key c_u^PK and the mask-agreement key s_u^PK (signed if active)."""
+        self._enter(Stage.ADVERTISE_KEYS)
+        unsigned = AdvertiseKeys(self.id, crypto.public_bytes(self._c_key), crypto.public_bytes(self._s_key))
+        if not self.config.active:
+            return unsigned
+        signature = crypto.sign(self._signing_key, unsigned.signed_payload(self.config))  # type: ignore[arg-type]
+        return AdvertiseKeys(unsigned.sender, unsigned.c_public, unsigned.s_public, signature)
+
+    def share_keys(self, directory: KeyDirectory) -> EncryptedShares:
+        """Round 1: check the neighbours' keys, then Shamir-share s_u^SK and a fresh seed b_u
+        among the holders and seal each holder's pair of shares with AES-GCM."""
+        self._enter(Stage.SHARE_KEYS)
+        if directory.receiver != self.id:
+            raise InvalidMessageError(f"client {self.id} got the key directory of client {directory.receiver}")
+        entries = {e.sender: e for e in directory.entries}
+        strangers = set(entries) - self._holders
+        if strangers:
+            raise InvalidMessageError(f"client {self.id}: key directory lists non-neighbours {sorted(strangers)[:5]}")
+        own = entries.get(self.id)
+        if own is None or own.c_public != crypto.public_bytes(self._c_key) or own.s_public != crypto.public_bytes(
+            self._s_key
+        ):
+            raise InvalidMessageError(f"client {self.id}: key directory misstates its own keys")
+        if len(entries) < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"client {self.id}: {len(entries)} holders advertised keys, threshold is {self.config.threshold}"
+            )
+        keys = [e.c_public for e in entries.values()] + [e.s_public for e in entries.values()]
+        if len(set(keys)) != len(keys):
+            raise InvalidMessageError(f"client {self.id}: advertised public keys are not all distinct")
+        if self.config.active:
+            self._verify_advertisements(entries)
+        self._peer_keys = {v: e for v, e in entries.items() if v != self.id}
+        # s_{u,v} depends only on public keys known now; deriving the mask keys here
+        # keeps Round 2 down to mask expansion (Round 2 of the paper uses only these).
+        self._mask_keys = {
+            v: pairwise_mask_key(crypto.agree(self._s_key, e.s_public), self.config, self.id, v)
+            for v, e in self._peer_keys.items()
+        }
+
+        self._self_mask_seed = secrets.token_bytes(SECRET_BYTES)
+        holders = sorted(entries)
+        key_shares = split_secret(crypto.private_bytes(self._s_key), holders, self.config.threshold)
+        seed_shares = split_secret(self._self_mask_seed, holders, self.config.threshold)
+        sealed = []
+        for v in holders:
+            pair = SharePair(self.id, v, key_shares[v], seed_shares[v])
+            if v == self.id:
+                self._own_shares = pair
+                continue
+            key = self._transport_key(v)
+            sealed.append(
+                (v, crypto.seal(key, pair.to_bytes(), session_id=self.config.session_id, sender=self.id, receiver=v))
+            )
+        return EncryptedShares(self.id, tuple(sealed))
+
+    def masked_input(self, inbox: ShareInbox, vector: NDArray[np.integer]) -> MaskedInput:
+        """Round 2: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_{u,v}) mod 2^k over the neighbours
+        whose shares arrived (U2), keeping their sealed shares for Round 4."""
+        self._enter(Stage.MASKED_INPUT)
+        if inbox.receiver != self.id:
+            raise InvalidMessageError(f"client {self.id} got the share inbox of client {inbox.receiver}")
+        senders = {v for v, _ in inbox.sealed}
+        unknown = senders - set(self._peer_keys)
+        if unknown:
+            raise InvalidMessageError(f"client {self.id}: shares from clients without advertised keys {sorted(unknown)}")
+        if len(senders) + 1 < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"client {self.id}: shares from {len(senders) + 1} holders, threshold is {self.config.threshold}"
+            )
+        self._inbox = dict(inbox.sealed)
+        words = self._check_vector(vector)
+
+        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
+        accumulator.add_words(words)
+        accumulator.add(self_mask_key(self._self_mask_seed, self.config, self.id))
+        for v in sorted(senders):
+            key = self._mask_keys[v]
+            if adds_pairwise_mask(self.id, v):
+                accumulator.add(key)
+            else:
+                accumulator.subtract(key)
+        return MaskedInput(self.id, accumulator.reduced())
+
+    def consistency_check(self, survivors: SurvivorList) -> ConsistencySignature:
+        """Round 3 (active setting): sign U3, the clients whose masked inputs the server holds."""
+        self._enter(Stage.CONSISTENCY_CHECK)
+        self._check_survivors(survivors.survivors)
+        self._signed_survivors = survivors.survivors
+        signature = crypto.sign(self._signing_key, survivors.signed_payload(self.config))  # type: ignore[arg-type]
+        return ConsistencySignature(self.id, signature)
+
+    def unmask(self, request: UnmaskRequest) -> UnmaskingShares:
+        """Round 4: reveal b-shares of surviving neighbours and s^SK-shares of dropped ones,
+        never both for one peer (Bonawitz et al. 2017, Sec. 4, Round 4)."""
+        self._enter(Stage.UNMASKING)
+        both = set(request.survivors) & set(request.dropped)
+        if both:
+            raise RefusedRequestError(
+                f"client {self.id} refuses to reveal both the self-mask and the key share of client {min(both)}"
+            )
+        self._check_survivors(request.survivors)
+        if self.config.active:
+            self._verify_consistency(request)
+        elif request.signatures:
+            raise InvalidMessageError(f"client {self.id}: signatures in a session without the active setting")
+        exchanged = set(self._inbox)
+        surviving = (set(request.survivors) & exchanged) | {self.id}
+        dropped = set(request.dropped) & self._holders
+        lied_about = dropped - exchanged
+        if lied_about:
+            raise RefusedRequestError(
+                f"client {self.id}: asked for key shares of {sorted(lied_about)[:5]}, who never sent it shares"
+            )
+        missing = (exchanged - set(request.survivors)) - dropped
+        if missing:
+            raise InvalidMessageError(f"client {self.id}: request says nothing of neighbours {sorted(missing)[:5]}")
+        pairs = {v: self._open(v) for v in exchanged & (surviving | dropped)}
+        pairs[self.id] = self._own_shares  # type: ignore[assignment]
+        return UnmaskingShares(
+            self.id,
+            tuple((v, pairs[v].self_mask_share) for v in sorted(surviving)),
+            tuple((v, pairs[v].key_share) for v in sorted(dropped)),
+        )
+
+    def _transport_key(self, v: int) -> bytes:
+        shared = crypto.agree(self._c_key, self._peer_keys[v].c_public)
+        return crypto.derive_key(
+            shared,
+            purpose=crypto.PURPOSE_TRANSPORT,
+            session_id=self.config.session_id,
+            round_index=self.config.round_index,
+            a=self.id,
+            b=v,
+            length=crypto.TRANSPORT_KEY_BYTES,
+        )
+
+    def _open(self, v: int) -> SharePair:
+        plaintext = crypto.open_sealed(
+            self._transport_key(v), self._inbox[v], session_id=self.config.session_id, sender=v, receiver=self.id
+        )
+        pair = SharePair.from_bytes(plaintext)
+        if (pair.sender, pair.receiver) != (v, self.id):
+            raise InvalidMessageError(f"client {self.id}: sealed shares from {v} name {pair.sender} -> {pair.receiver}")
+        return pair
+
+    def _check_vector(self, vector: NDArray[np.integer]) -> NDArray[np.unsignedinteger]:
+        array = np.asarray(vector)
+        if array.ndim != 1 or array.shape[0] != self.config.vector_length:
+            raise ConfigurationError(
+                f"client {self.id}: input must be a 1-D vector of length {self.config.vector_length}, got {array.shape}"
+            )
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ConfigurationError(f"client {self.id}: input must be integers, got {array.dtype}")
+        if array.size and (int(array.min()) < 0 or int(array.max()) >> self.config.modulus_bits):
+            raise ConfigurationError(f"client {self.id}: input words must lie in [0, 2^{self.config.modulus_bits})")
+        return array.astype(np.uint64, copy=False)
+
+    def _check_survivors(self, survivors: tuple[int, ...]) -> None:
+        if self.id not in survivors:
+            raise RefusedRequestError(f"client {self.id} is not in the survivor list it is asked to act on")
+        if self._signed_survivors is not None and survivors != self._signed_survivors:
+            raise ConsistencyError(f"client {self.id}: survivor list differs from the one it signed")
+        alive = len(set(survivors) & self._holders)
+        if alive < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"client {self.id}: {alive} surviving holders, threshold is {self.config.threshold}"
+            )
+
+    def _verify_advertisements(self, entries: Mapping[int, AdvertiseKeys]) -> None:
+        for v, entry in entries.items():
+            public = self._verify_keys.get(v)
+            if public is None or not crypto.verify(public, entry.signature, entry.signed_payload(self.config)):
+                raise InvalidMessageError(f"client {self.id}: advertised keys of client {v} carry no valid signature")
+
+    def _verify_consistency(self, request: UnmaskRequest) -> None:
+        """Active setting, Round 4: at least t neighbours signed exactly this U3 (Sec. 6.2)."""
+        payload = SurvivorList(request.survivors).signed_payload(self.config)
+        for v, signature in request.signatures:
+            public = self._verify_keys.get(v)
+            if v not in request.survivors or public is None or not crypto.verify(public, signature, payload):
+                raise ConsistencyError(f"client {self.id}: no valid consistency signature of client {v} on U3")
+        signers = {v for v, _ in request.signatures} & self._holders
+        if len(signers) < self.config.threshold:
+            raise ConsistencyError(
+                f"client {self.id}: {len(signers)} neighbours signed U3, threshold is {self.config.threshold}"
+            )

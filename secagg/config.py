@@ -1,0 +1,101 @@
+"""Public parameters of one aggregation session, shared by the server and every client."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from secagg.encoding import check_modulus_bits
+from secagg.errors import ConfigurationError
+from secagg.graph import complete_graph, harary_graph
+
+SESSION_ID_BYTES = 32
+MAX_CLIENT_ID = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What every party agrees on before Round 0.
+
+    ``session_id`` is fresh randomness bound into every derived key; ``round_index``
+    numbers the training round. ``neighbours`` is the (symmetric) graph.
+    """
+
+    session_id: bytes
+    round_index: int
+    client_ids: tuple[int, ...]
+    neighbours: Mapping[int, frozenset[int]]
+    threshold: int
+    modulus_bits: int
+    vector_length: int
+    active: bool
+
+    @classmethod
+    def create(
+        cls,
+        client_ids: Sequence[int],
+        *,
+        threshold: int,
+        vector_length: int,
+        degree: int | None = None,
+        modulus_bits: int = 32,
+        active: bool = False,
+        round_index: int = 0,
+        graph_seed: bytes | None = None,
+    ) -> SessionConfig:
+        ids = tuple(sorted(client_ids))
+        _check_ids(client_ids)
+        if degree is None or degree >= len(ids) - 1:
+            graph = complete_graph(ids)
+        else:
+            graph = harary_graph(ids, degree, graph_seed)
+        config = cls(
+            session_id=secrets.token_bytes(SESSION_ID_BYTES),
+            round_index=round_index,
+            client_ids=ids,
+            neighbours=graph,
+            threshold=threshold,
+            modulus_bits=modulus_bits,
+            vector_length=vector_length,
+            active=active,
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Refuse inconsistent parameters with a message naming the culprit."""
+        _check_ids(self.client_ids)
+        if len(self.session_id) != SESSION_ID_BYTES:
+            raise ConfigurationError(f"session id must be {SESSION_ID_BYTES} bytes")
+        check_modulus_bits(self.modulus_bits)
+        if not isinstance(self.vector_length, int) or self.vector_length < 0:
+            raise ConfigurationError(f"vector length must be a non-negative integer, got {self.vector_length!r}")
+        if set(self.neighbours) != set(self.client_ids):
+            raise ConfigurationError("graph nodes differ from the client ids")
+        for u, vs in self.neighbours.items():
+            if u in vs or any(u not in self.neighbours.get(v, ()) for v in vs):
+                raise ConfigurationError(f"graph is not simple and symmetric at client {u}")
+        smallest = min(len(vs) + 1 for vs in self.neighbours.values())
+        if not isinstance(self.threshold, int) or not 2 <= self.threshold <= smallest:
+            raise ConfigurationError(
+                f"threshold must lie in [2, {smallest}] (share holders per client), got {self.threshold!r}"
+            )
+        if self.active and 2 * self.threshold <= smallest:
+            raise ConfigurationError(
+                f"the active setting needs a threshold above half the {smallest} holders, got {self.threshold}"
+            )
+
+    def holders(self, client: int) -> frozenset[int]:
+        """The client itself and its neighbours: who holds shares of its secrets."""
+        return self.neighbours[client] | {client}
+
+
+def _check_ids(ids: Sequence[int]) -> None:
+    if len(ids) < 2:
+        raise ConfigurationError(f"secure aggregation needs at least 2 clients, got {len(ids)}")
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError("client ids must be distinct")
+    for i in ids:
+        if not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= MAX_CLIENT_ID:
+            raise ConfigurationError(f"client ids must be integers in [1, 2^32 - 1], got {i!r}")

@@ -1,0 +1,245 @@
+"""The server's side of secure aggregation, one method per round.
+
+Bonawitz et al. CCS 2017, Fig. 4; SecAgg+ (Bell et al. CCS 2020) when the graph
+is sparse. The server routes messages, tracks the shrinking client sets
+U1 >= U2 >= U3 >= U4 >= U5, and in the last round reconstructs the self-mask
+seeds of survivors and the mask keys of dropped clients to unmask the sum.
+It never sees an individual input.
+
+Sparse graphs need a per-neighbourhood version of the paper's ``|U_i| >= t``
+check: a client whose holders in ``U_i`` number fewer than ``t`` cannot
+continue (its shares could not be reconstructed), so it is pruned, and pruning
+repeats until stable. On the complete graph this is exactly the paper's check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from numpy.typing import NDArray
+
+from secagg import crypto
+from secagg.client import adds_pairwise_mask, pairwise_mask_key, self_mask_key
+from secagg.config import SessionConfig
+from secagg.errors import (
+    ConfigurationError,
+    ConsistencyError,
+    InvalidMessageError,
+    StateError,
+    TooFewSurvivorsError,
+)
+from secagg.messages import (
+    AdvertiseKeys,
+    ConsistencySignature,
+    EncryptedShares,
+    KeyDirectory,
+    MaskedInput,
+    ShareInbox,
+    SurvivorList,
+    UnmaskingShares,
+    UnmaskRequest,
+)
+from secagg.prg import MaskAccumulator
+from secagg.shamir import reconstruct_secret
+from secagg.stage import Stage
+
+
+@dataclass(frozen=True)
+class UnmaskedSum:
+    """The outcome of a session: the sum mod 2^k of the included clients' inputs."""
+
+    total: NDArray[np.uint64]
+    included: tuple[int, ...]
+    reconstruction_seconds: float = 0.0
+    mask_removal_seconds: float = 0.0
+    reconstructed: Mapping[str, int] = field(default_factory=dict)
+
+
+class Server:
+    """Routes one session and computes the unmasked sum."""
+
+    def __init__(self, config: SessionConfig, *, verify_keys: Mapping[int, Ed25519PublicKey] | None = None) -> None:
+        if config.active and verify_keys is None:
+            raise ConfigurationError("the active setting needs the clients' verification keys")
+        config.validate()
+        self.config = config
+        self._verify_keys = dict(verify_keys or {})
+        self._next: Stage | None = Stage.ADVERTISE_KEYS
+        self._keys: dict[int, AdvertiseKeys] = {}
+        self._u2: frozenset[int] = frozenset()
+        self._masked: dict[int, NDArray[np.unsignedinteger]] = {}
+        self._u3: tuple[int, ...] = ()
+        self._signatures: tuple[tuple[int, bytes], ...] = ()
+        self._request: UnmaskRequest | None = None
+        self._recipients: tuple[int, ...] = ()
+
+    def _enter(self, stage: Stage) -> None:
+        if self._next != stage:
+            expected = self._next.name if self._next is not None else "nothing (session finished)"
+            raise StateError(f"server: {stage.name} step called while expecting {expected}")
+        if stage == Stage.UNMASKING:
+            self._next = None
+        elif stage == Stage.MASKED_INPUT and not self.config.active:
+            self._next = Stage.UNMASKING
+        else:
+            self._next = Stage(stage + 1)
+
+    def _unique_senders(self, senders: Sequence[int], allowed: frozenset[int] | set[int], what: str) -> set[int]:
+        if len(set(senders)) != len(senders):
+            raise InvalidMessageError(f"{what}: more than one message from one client")
+        strangers = set(senders) - set(allowed)
+        if strangers:
+            raise InvalidMessageError(f"{what}: messages from clients not expected in this round {sorted(strangers)[:5]}")
+        return set(senders)
+
+    def _prune(self, alive: set[int], what: str) -> frozenset[int]:
+        """Drop clients with fewer than t holders alive, until stable; abort below t overall."""
+        alive = set(alive)
+        while True:
+            weak = {u for u in alive if len(self.config.holders(u) & alive) < self.config.threshold}
+            if not weak:
+                break
+            alive -= weak
+        if len(alive) < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"{what}: {len(alive)} clients can continue, the threshold is {self.config.threshold}"
+            )
+        return frozenset(alive)
+
+    def advertise_keys(self, messages: Sequence[AdvertiseKeys]) -> dict[int, KeyDirectory]:
+        """Round 0: collect U1's keys; each client gets those of its holders in U1."""
+        self._enter(Stage.ADVERTISE_KEYS)
+        senders = self._unique_senders([m.sender for m in messages], frozenset(self.config.client_ids), "AdvertiseKeys")
+        if self.config.active:
+            for m in messages:
+                public = self._verify_keys.get(m.sender)
+                if public is None or not crypto.verify(public, m.signature, m.signed_payload(self.config)):
+                    raise InvalidMessageError(f"AdvertiseKeys: client {m.sender} carries no valid signature")
+        u1 = self._prune(senders, "AdvertiseKeys")
+        self._keys = {m.sender: m for m in messages if m.sender in u1}
+        return {
+            u: KeyDirectory(u, tuple(self._keys[v] for v in sorted(self.config.holders(u) & u1))) for u in sorted(u1)
+        }
+
+    def share_keys(self, messages: Sequence[EncryptedShares]) -> dict[int, ShareInbox]:
+        """Round 1: collect U2's sealed shares and route them to their receivers."""
+        self._enter(Stage.SHARE_KEYS)
+        senders = self._unique_senders([m.sender for m in messages], set(self._keys), "EncryptedShares")
+        for m in messages:
+            expected = (self.config.holders(m.sender) & set(self._keys)) - {m.sender}
+            if {v for v, _ in m.sealed} != expected:
+                raise InvalidMessageError(f"EncryptedShares: client {m.sender} did not address exactly its holders")
+        self._u2 = self._prune(senders, "EncryptedShares")
+        inbox: dict[int, list[tuple[int, bytes]]] = {u: [] for u in self._u2}
+        for m in sorted(messages, key=lambda m: m.sender):
+            if m.sender in self._u2:
+                for v, sealed in m.sealed:
+                    if v in self._u2:
+                        inbox[v].append((m.sender, sealed))
+        return {u: ShareInbox(u, tuple(items)) for u, items in inbox.items()}
+
+    def masked_input(self, messages: Sequence[MaskedInput]) -> SurvivorList:
+        """Round 2: collect U3's masked vectors; every U2 client must keep t holders in U3."""
+        self._enter(Stage.MASKED_INPUT)
+        self._unique_senders([m.sender for m in messages], self._u2, "MaskedInput")
+        for m in messages:
+            if m.words.shape != (self.config.vector_length,):
+                raise InvalidMessageError(f"MaskedInput: client {m.sender} sent {m.words.shape[0]} words")
+        self._masked = {m.sender: m.words for m in messages}
+        u3 = set(self._masked)
+        for v in self._u2:
+            alive = len(self.config.holders(v) & u3)
+            if alive < self.config.threshold:
+                raise TooFewSurvivorsError(
+                    f"MaskedInput: client {v} has {alive} holders left, threshold is {self.config.threshold}"
+                )
+        self._u3 = tuple(sorted(u3))
+        return SurvivorList(self._u3)
+
+    def consistency_check(self, messages: Sequence[ConsistencySignature]) -> None:
+        """Round 3 (active setting): collect U4's signatures on U3 (Sec. 6.2)."""
+        self._enter(Stage.CONSISTENCY_CHECK)
+        self._unique_senders([m.sender for m in messages], set(self._u3), "ConsistencySignature")
+        payload = SurvivorList(self._u3).signed_payload(self.config)
+        for m in messages:
+            if not crypto.verify(self._verify_keys[m.sender], m.signature, payload):
+                raise ConsistencyError(f"ConsistencySignature: client {m.sender} signed something other than U3")
+        if len(messages) < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"ConsistencySignature: {len(messages)} signatures, threshold is {self.config.threshold}"
+            )
+        self._signatures = tuple(sorted((m.sender, m.signature) for m in messages))
+
+    def unmask_request(self) -> tuple[UnmaskRequest, tuple[int, ...]]:
+        """The Round 4 request and who receives it (U3, or U4 in the active setting)."""
+        if self._next != Stage.UNMASKING:
+            raise StateError("server: the unmask request follows the masked-input (and consistency) round")
+        dropped = tuple(sorted(self._u2 - set(self._u3)))
+        self._request = UnmaskRequest(self._u3, dropped, self._signatures)
+        self._recipients = tuple(v for v, _ in self._signatures) if self.config.active else self._u3
+        return self._request, self._recipients
+
+    def unmask(self, messages: Sequence[UnmaskingShares]) -> UnmaskedSum:
+        """Round 4: reconstruct b_u for u in U3 and s_v^SK for v in U2 \\ U3, then unmask."""
+        self._enter(Stage.UNMASKING)
+        if self._request is None:
+            raise StateError("server: unmask() before unmask_request()")
+        self._unique_senders([m.sender for m in messages], set(self._recipients), "UnmaskingShares")
+        survivors, dropped = set(self._u3), set(self._request.dropped)
+        seed_shares: dict[int, dict[int, bytes]] = {u: {} for u in survivors}
+        key_shares: dict[int, dict[int, bytes]] = {v: {} for v in dropped}
+        for m in messages:
+            holds = self.config.holders(m.sender)
+            for owner, share in m.self_mask_shares:
+                if owner not in survivors or owner not in holds:
+                    raise InvalidMessageError(f"UnmaskingShares: client {m.sender} sent a self-mask share of {owner}")
+                seed_shares[owner][m.sender] = share
+            for owner, share in m.key_shares:
+                if owner not in dropped or owner not in holds:
+                    raise InvalidMessageError(f"UnmaskingShares: client {m.sender} sent a key share of {owner}")
+                key_shares[owner][m.sender] = share
+
+        started = time.perf_counter()
+        seeds = {u: self._reconstruct(u, shares, "self-mask seed") for u, shares in seed_shares.items()}
+        dropped_keys = {v: self._reconstruct_key(v, shares) for v, shares in key_shares.items()}
+        reconstructed = time.perf_counter()
+
+        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
+        for u in self._u3:
+            accumulator.add_words(self._masked[u])
+            accumulator.subtract(self_mask_key(seeds[u], self.config, u))
+        for v, private in dropped_keys.items():
+            for u in sorted(self.config.neighbours[v] & survivors):
+                key = pairwise_mask_key(crypto.agree(private, self._keys[u].s_public), self.config, u, v)
+                # u applied +-p_{u,v}; remove exactly that.
+                if adds_pairwise_mask(u, v):
+                    accumulator.subtract(key)
+                else:
+                    accumulator.add(key)
+        total = accumulator.reduced().astype(np.uint64)
+        return UnmaskedSum(
+            total=total,
+            included=self._u3,
+            reconstruction_seconds=reconstructed - started,
+            mask_removal_seconds=time.perf_counter() - reconstructed,
+            reconstructed={"self_mask_seeds": len(seeds), "mask_keys": len(dropped_keys)},
+        )
+
+    def _reconstruct(self, owner: int, shares: Mapping[int, bytes], what: str) -> bytes:
+        if len(shares) < self.config.threshold:
+            raise TooFewSurvivorsError(
+                f"UnmaskingShares: {len(shares)} shares of the {what} of client {owner}, "
+                f"threshold is {self.config.threshold}"
+            )
+        return reconstruct_secret(shares, self.config.threshold)
+
+    def _reconstruct_key(self, owner: int, shares: Mapping[int, bytes]) -> crypto.X25519PrivateKey:
+        """Rebuild s_v^SK and check it against the advertised s_v^PK, which catches forged shares."""
+        private = crypto.x25519_from_private(self._reconstruct(owner, shares, "mask key"))
+        if crypto.public_bytes(private) != self._keys[owner].s_public:
+            raise InvalidMessageError(f"UnmaskingShares: shares of client {owner}'s key do not match its public key")
+        return private

@@ -1,0 +1,240 @@
+"""Run n clients and a server in one process, with a dropout schedule.
+
+Every message really crosses the wire format: it is serialized by its sender and
+parsed and validated by its receiver, so byte counts are exact and the parsing
+code is exercised on every run. The caller chooses, per client, the first round
+whose message it never sends (:class:`~secagg.stage.Stage`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from secagg import crypto
+from secagg.client import Client
+from secagg.config import SessionConfig
+from secagg.errors import ConfigurationError
+from secagg.messages import (
+    AdvertiseKeys,
+    ConsistencySignature,
+    EncryptedShares,
+    KeyDirectory,
+    MaskedInput,
+    ShareInbox,
+    SurvivorList,
+    UnmaskingShares,
+    UnmaskRequest,
+)
+from secagg.server import Server
+from secagg.stage import Stage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """The sum and what it cost.
+
+    ``total``: sum mod 2^modulus_bits of the included clients' inputs.
+    ``seconds``: ``client.<round>`` is the mean per client that ran it,
+    ``server.<round>`` the server's time, with ``server.reconstruction`` and
+    ``server.mask_removal`` splitting the last round.
+    """
+
+    total: NDArray[np.uint64]
+    included: tuple[int, ...]
+    modulus_bits: int
+    bytes_sent: Mapping[int, int]
+    bytes_received: Mapping[int, int]
+    masked_input_bytes: int
+    seconds: Mapping[str, float]
+
+    @property
+    def excluded(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.bytes_sent) - set(self.included)))
+
+
+class _Ledger:
+    """Bytes and seconds per party and round."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, int] = defaultdict(int)
+        self.received: dict[int, int] = defaultdict(int)
+        self._client_seconds: dict[str, list[float]] = defaultdict(list)
+        self.seconds: dict[str, float] = {}
+
+    def client(self, stage: Stage, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = work()
+        self._client_seconds[f"client.{stage.name.lower()}"].append(time.perf_counter() - started)
+        return result
+
+    def server(self, stage: Stage, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = work()
+        self.seconds[f"server.{stage.name.lower()}"] = time.perf_counter() - started
+        return result
+
+    def summary(self) -> dict[str, float]:
+        means = {name: float(np.mean(values)) for name, values in self._client_seconds.items()}
+        return {**means, **self.seconds}
+
+
+def simulate(
+    inputs: Mapping[int, NDArray[np.integer]],
+    *,
+    threshold: int,
+    degree: int | None = None,
+    dropouts: Mapping[int, Stage] | None = None,
+    modulus_bits: int = 32,
+    active: bool = False,
+    seed: int | None = None,
+    round_index: int = 0,
+) -> AggregateResult:
+    """Securely sum ``inputs`` (client id -> 1-D integer vector in [0, 2^modulus_bits)).
+
+    ``degree=None`` runs SecAgg on the complete graph; an integer runs SecAgg+ on
+    a random ``degree``-regular graph, ``threshold`` then counting holders within
+    each neighbourhood (the client and its neighbours). ``active=True`` adds
+    Ed25519-signed keys and the consistency round. ``seed`` fixes the graph's
+    relabelling only; cryptographic secrets always come from the OS.
+    In the honest-but-curious setting there is no consistency round, so a client
+    scheduled to drop at ``CONSISTENCY_CHECK`` drops before unmasking.
+    Raises :class:`~secagg.errors.TooFewSurvivorsError` when the dropouts leave
+    fewer than ``threshold`` holders where they are needed.
+    """
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise ConfigurationError("inputs must be a non-empty mapping of client id -> vector")
+    ids = sorted(_client_id(i) for i in inputs)
+    lengths = {np.asarray(v).shape for v in inputs.values()}
+    if len(lengths) != 1 or len(next(iter(lengths))) != 1:
+        raise ConfigurationError(f"inputs must be 1-D vectors of one length, got shapes {sorted(lengths)}")
+    schedule = _check_dropouts(dropouts or {}, ids)
+    graph_seed = None if seed is None else hashlib.sha256(b"secagg/simulate" + str(seed).encode()).digest()
+    config = SessionConfig.create(
+        ids,
+        threshold=threshold,
+        vector_length=next(iter(lengths))[0],
+        degree=degree,
+        modulus_bits=modulus_bits,
+        active=active,
+        round_index=round_index,
+        graph_seed=graph_seed,
+    )
+    signing = {u: crypto.generate_signing_key() for u in ids} if active else {}
+    verify = {u: key.public_key() for u, key in signing.items()} if active else None
+    clients = {u: Client(u, config, signing_key=signing.get(u), verify_keys=verify) for u in ids}
+    server = Server(config, verify_keys=verify)
+    ledger = _Ledger()
+    vectors = {_client_id(u): v for u, v in inputs.items()}
+
+    def speaks(u: int, stage: Stage) -> bool:
+        return u not in schedule or schedule[u] > stage
+
+    def upload(stage: Stage, senders: list[int], make: Callable[[int], bytes]) -> list[bytes]:
+        frames = []
+        for u in senders:
+            if speaks(u, stage):
+                frame = ledger.client(stage, lambda: make(u))
+                ledger.sent[u] += len(frame)
+                frames.append(frame)
+        return frames
+
+    def deliver(frames: Mapping[int, bytes]) -> None:
+        for u, frame in frames.items():
+            ledger.received[u] += len(frame)
+
+    for u in ids:
+        ledger.sent[u] += 0
+
+    stage = Stage.ADVERTISE_KEYS
+    up = upload(stage, ids, lambda u: clients[u].advertise_keys().to_bytes())
+    down = ledger.server(
+        stage,
+        lambda: {
+            u: d.to_bytes() for u, d in server.advertise_keys([AdvertiseKeys.from_bytes(f, config) for f in up]).items()
+        },
+    )
+    deliver(down)
+
+    stage = Stage.SHARE_KEYS
+    up = upload(stage, list(down), lambda u: clients[u].share_keys(KeyDirectory.from_bytes(down[u], config)).to_bytes())
+    down = ledger.server(
+        stage,
+        lambda: {
+            u: m.to_bytes() for u, m in server.share_keys([EncryptedShares.from_bytes(f, config) for f in up]).items()
+        },
+    )
+    deliver(down)
+
+    stage = Stage.MASKED_INPUT
+    up = upload(
+        stage,
+        list(down),
+        lambda u: clients[u]
+        .masked_input(ShareInbox.from_bytes(down[u], config), np.asarray(vectors[u]))
+        .to_bytes(config),
+    )
+    masked_input_bytes = len(up[0]) if up else 0
+    survivors = ledger.server(stage, lambda: server.masked_input([MaskedInput.from_bytes(f, config) for f in up]))
+
+    if active:
+        stage = Stage.CONSISTENCY_CHECK
+        frame = survivors.to_bytes()
+        deliver({u: frame for u in survivors.survivors})
+        up = upload(
+            stage,
+            list(survivors.survivors),
+            lambda u: clients[u].consistency_check(SurvivorList.from_bytes(frame, config)).to_bytes(),
+        )
+        ledger.server(stage, lambda: server.consistency_check([ConsistencySignature.from_bytes(f, config) for f in up]))
+
+    stage = Stage.UNMASKING
+    request, recipients = server.unmask_request()
+    frame = request.to_bytes()
+    deliver({u: frame for u in recipients})
+    up = upload(
+        stage, list(recipients), lambda u: clients[u].unmask(UnmaskRequest.from_bytes(frame, config)).to_bytes()
+    )
+    outcome = ledger.server(stage, lambda: server.unmask([UnmaskingShares.from_bytes(f, config) for f in up]))
+
+    seconds = ledger.summary()
+    seconds["server.reconstruction"] = outcome.reconstruction_seconds
+    seconds["server.mask_removal"] = outcome.mask_removal_seconds
+    return AggregateResult(
+        total=outcome.total,
+        included=outcome.included,
+        modulus_bits=modulus_bits,
+        bytes_sent=dict(ledger.sent),
+        bytes_received={u: ledger.received.get(u, 0) for u in ids},
+        masked_input_bytes=masked_input_bytes,
+        seconds=seconds,
+    )
+
+
+def _client_id(value: object) -> int:
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ConfigurationError(f"client ids must be integers, got {value!r}") from None
+
+
+def _check_dropouts(dropouts: Mapping[int, Stage], ids: list[int]) -> dict[int, Stage]:
+    schedule = {}
+    for client, stage in dropouts.items():
+        u = _client_id(client)
+        if u not in ids:
+            raise ConfigurationError(f"dropout schedule names unknown client {u}")
+        if not isinstance(stage, Stage):
+            raise ConfigurationError(f"dropout stage of client {u} must be a secagg.Stage, got {stage!r}")
+        schedule[u] = stage
+    return schedule
