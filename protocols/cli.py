@@ -19,6 +19,9 @@ from typing import NoReturn
 import torch
 from tqdm import tqdm
 
+from secagg import ProtocolError
+
+from he.errors import HEError
 from protocols.aggregators.base import DropStage, PlainAggregator
 from protocols.backends import BACKENDS, BackendOptions, build_aggregator
 from protocols.datasets import DATASETS, load_federated
@@ -84,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SecAgg+ neighbour degree (default: chosen from n)")
     train.add_argument("--modulus-bits", type=int, default=32)
     train.add_argument("--active", action="store_true", help="active-server SecAgg setting")
-    train.add_argument("--value-clip", type=float, default=4.0,
-                       help="per-coordinate clip of the fixed-point / Paillier encoding")
+    train.add_argument("--value-clip", type=float, default=None,
+                       help="per-coordinate clip of the encoding (default: 4 SecAgg, 1 HE)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, default=Path("runs/latest"))
     train.add_argument("--no-baseline", action="store_true",
@@ -122,7 +125,7 @@ def _train(args: argparse.Namespace) -> int:
         aggregator = build_aggregator(args.backend, options)
         privacy = NoPrivacy()
         args.out.mkdir(parents=True, exist_ok=True)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, ProtocolError, HEError) as exc:
         raise UsageError(str(exc)) from exc
 
     def run(agg, priv, label: str) -> History:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from he.ckks import CKKSScheme
+from he.paillier import PaillierScheme
 from he.interface import KeyHolder, PublicScheme
 from protocols.aggregators.base import (
     AggregationAborted,
@@ -123,4 +124,26 @@ def ckks_aggregator(
         "ckks", CKKSScheme.generate(preset, clip=clip), CKKSScheme.load_public,
         client_factor=1.0 / max_clients, min_clients=min_clients,
         protect_weights=protect_weights,
+    )
+
+
+def paillier_aggregator(
+    max_clients: int,
+    *,
+    bits: int = 16,
+    clip: float = 1.0,
+    key_bits: int = 3072,
+    fast_encryption: bool = True,
+    min_clients: int = 1,
+    protect_weights: bool = True,
+) -> HEAggregator:
+    """Packed Paillier aggregation (BatchCrypt packing, `bits` per value, headroom for
+    `max_clients` summands); `fast_encryption` uses he's DJN fixed-base path."""
+    keyholder = PaillierScheme.generate(
+        key_bits=key_bits, bits=bits, clip=clip, max_total_weight=max_clients,
+        fast_encryption=fast_encryption,
+    )
+    return HEAggregator(
+        "paillier", keyholder, PaillierScheme.load_public,
+        min_clients=min_clients, protect_weights=protect_weights,
     )

@@ -14,14 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.aggregators.base import DropStage, PlainAggregator, SecureAggregator
-from protocols.aggregators.homomorphic import ckks_aggregator
+from protocols.aggregators.homomorphic import ckks_aggregator, paillier_aggregator
+from protocols.aggregators.masking import SecAggAggregator, default_degree
 from protocols.datasets import load_federated
 from protocols.fedavg import FedAvgConfig, run_fedavg
 from protocols.models import build_model
 
 # name -> (factory for up to n clients, stated max abs error on a weighted mean of values in [-1, 1])
 BACKENDS: dict[str, tuple[Callable[[int], SecureAggregator], float]] = {
+    "secagg": (lambda n: SecAggAggregator(n), 1e-6),
+    "secagg+": (lambda n: SecAggAggregator(n, degree=default_degree(n)), 1e-6),
+    "secagg+active": (lambda n: SecAggAggregator(n, degree=6, active=True), 1e-6),
     "ckks": (lambda n: ckks_aggregator(n), 5e-5),
+    "paillier": (lambda n: paillier_aggregator(n, key_bits=2048), 5e-4),
 }
 
 
@@ -66,3 +71,27 @@ def test_fedavg_rounds_match_plaintext_under_dropouts(backend) -> None:
     # 4 rounds of the stated per-step error, with the local learning rate in between.
     np.testing.assert_allclose(w_ours, w_plain, rtol=0, atol=10 * tolerance)
     assert abs(h_ours.final_accuracy - h_plain.final_accuracy) <= 0.01
+
+
+def test_secagg_round_below_threshold_is_skipped() -> None:
+    data = load_federated("breast_cancer", 6, seed=0)
+    model = build_model("logreg", data.num_features, data.num_classes)
+    config = FedAvgConfig(rounds=2, dropout=0.5, seed=1)
+    history, _ = run_fedavg(model, data, SecAggAggregator(6, threshold=5), config)
+    assert all(r.skipped and "threshold" in (r.reason or "").lower() for r in history.rounds)
+    assert history.final_accuracy == history.initial_accuracy
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"max_clients": 10, "threshold": 11}, "threshold"),
+        ({"max_clients": 10, "degree": 4, "threshold": 6}, "threshold"),
+        ({"max_clients": 10, "degree": 10}, "degree"),
+        ({"max_clients": 1000, "modulus_bits": 8}, "cannot fit"),
+        ({"max_clients": 10, "clip": 0.5}, "clip"),
+    ],
+)
+def test_secagg_configuration_errors(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        SecAggAggregator(**kwargs)
