@@ -157,10 +157,13 @@ class CKKSPublic:
                 f"aggregate bound clip x total weight = {self.clip * total} exceeds the preset "
                 f"bound {self.preset.max_abs}; pre-weight with normalized weights"
             )
-        sums = [chunk.copy() for chunk in first.chunks]
-        for ct in ciphertexts[1:]:
-            for acc, chunk in zip(sums, ct.chunks):
-                acc.add_(chunk)
+        if len(ciphertexts) == 1:  # chunks are never mutated after creation: share them
+            sums = list(first.chunks)
+        else:  # a + b allocates the accumulators, later terms add in place
+            sums = [a + b for a, b in zip(first.chunks, ciphertexts[1].chunks)]
+            for ct in ciphertexts[2:]:
+                for acc, chunk in zip(sums, ct.chunks):
+                    acc.add_(chunk)
         return CKKSCiphertext(sums, first.length, first.dtype, total, True, self.key_id)
 
     def load_ciphertext(self, data: bytes) -> CKKSCiphertext:
