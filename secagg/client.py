@@ -98,6 +98,7 @@ class Client:
         self._next: Stage | None = Stage.ADVERTISE_KEYS
         self._peer_keys: dict[int, AdvertiseKeys] = {}
         self._mask_keys: dict[int, bytes] = {}
+        self._transport_keys: dict[int, bytes] = {}
         self._own_shares: SharePair | None = None
         self._self_mask_seed = b""
         self._inbox: dict[int, bytes] = {}
@@ -154,6 +155,7 @@ class Client:
             v: pairwise_mask_key(crypto.agree(self._s_key, e.s_public), self.config, self.id, v)
             for v, e in self._peer_keys.items()
         }
+        self._transport_keys = {v: self._transport_key(e.c_public, v) for v, e in self._peer_keys.items()}
 
         self._self_mask_seed = secrets.token_bytes(SECRET_BYTES)
         holders = sorted(entries)
@@ -165,9 +167,17 @@ class Client:
             if v == self.id:
                 self._own_shares = pair
                 continue
-            key = self._transport_key(v)
             sealed.append(
-                (v, crypto.seal(key, pair.to_bytes(), session_id=self.config.session_id, sender=self.id, receiver=v))
+                (
+                    v,
+                    crypto.seal(
+                        self._transport_keys[v],
+                        pair.to_bytes(),
+                        session_id=self.config.session_id,
+                        sender=self.id,
+                        receiver=v,
+                    ),
+                )
             )
         return EncryptedShares(self.id, tuple(sealed))
 
@@ -240,8 +250,8 @@ class Client:
             tuple((v, pairs[v].key_share) for v in sorted(dropped)),
         )
 
-    def _transport_key(self, v: int) -> bytes:
-        shared = crypto.agree(self._c_key, self._peer_keys[v].c_public)
+    def _transport_key(self, peer_public: bytes, v: int) -> bytes:
+        shared = crypto.agree(self._c_key, peer_public)
         return crypto.derive_key(
             shared,
             purpose=crypto.PURPOSE_TRANSPORT,
@@ -254,7 +264,7 @@ class Client:
 
     def _open(self, v: int) -> SharePair:
         plaintext = crypto.open_sealed(
-            self._transport_key(v), self._inbox[v], session_id=self.config.session_id, sender=v, receiver=self.id
+            self._transport_keys[v], self._inbox[v], session_id=self.config.session_id, sender=v, receiver=self.id
         )
         pair = SharePair.from_bytes(plaintext)
         if (pair.sender, pair.receiver) != (v, self.id):

@@ -6,7 +6,8 @@ integer, then reduced mod ``2^k`` (two's complement). The scale is chosen so
 that the sum of ``max_clients`` encoded values never leaves the signed range
 ``[-(2^(k-1) - 1), 2^(k-1) - 1]``: the modular sum then decodes to the exact
 integer sum, and the only error is rounding, at most ``0.5 / scale`` per client
-and coordinate.
+and coordinate (plus float64 rounding of the decoded value). The default scale
+is the largest power of two that fits, so scaling itself is exact.
 """
 
 from __future__ import annotations
@@ -50,21 +51,27 @@ class FixedPointCodec:
         if not isinstance(self.max_clients, int) or self.max_clients < 1:
             raise EncodingError(f"max_clients must be a positive integer, got {self.max_clients!r}")
         limit = self.signed_limit
-        finest = math.floor(limit / (self.max_clients * self.clip))
         if self.scale is None:
-            if finest < 1:
+            scale = 2.0 ** (math.floor(math.log2(limit / (self.max_clients * self.clip))) + 1)
+            while self.max_clients * self._peak(scale) > limit:
+                scale /= 2
+            if self._peak(scale) < 1:
                 raise EncodingError(
-                    f"{self.max_clients} clients with clip {self.clip} cannot fit in {self.modulus_bits} bits: "
-                    f"even a scale of 1 would let the sum reach {self.max_clients * self.clip:.3g} > {limit}"
+                    f"{self.max_clients} clients cannot fit in {self.modulus_bits} bits: the ring holds sums "
+                    f"up to +-{limit}, less than one unit per client"
                 )
-            object.__setattr__(self, "scale", float(finest))
-        elif not (math.isfinite(self.scale) and self.scale > 0):
+            object.__setattr__(self, "scale", scale)
+        elif not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
             raise EncodingError(f"scale must be a positive finite number, got {self.scale!r}")
-        elif round(self.max_clients * self.clip * self.scale) > limit:
+        elif self.max_clients * self._peak(self.scale) > limit:
             raise EncodingError(
                 f"scale {self.scale} is too fine: {self.max_clients} clients with clip {self.clip} would wrap "
-                f"a {self.modulus_bits}-bit ring (largest safe scale: {finest})"
+                f"a {self.modulus_bits}-bit ring"
             )
+
+    def _peak(self, scale: float) -> int:
+        """Largest magnitude one encoded coordinate can take (rounding is monotone, so exact)."""
+        return int(np.rint(np.float64(self.clip) * np.float64(scale)))
 
     @property
     def signed_limit(self) -> int:
@@ -113,9 +120,6 @@ def _reduce(words: NDArray[np.uint64], bits: int) -> NDArray[np.uint64]:
 
 
 def to_signed(words: NDArray[np.uint64], bits: int) -> NDArray[np.int64]:
-    """Interpret words of Z_{2^bits} as two's-complement integers."""
-    signed = words.astype(np.int64) if bits == 64 else words.view(np.int64).copy()
-    if bits < 64:
-        half = np.int64(1 << (bits - 1))
-        signed[signed >= half] -= np.int64(1 << bits)
-    return signed
+    """Interpret words of Z_{2^bits} as two's-complement integers (sign-extending shift)."""
+    shift = np.uint64(64 - bits)
+    return (np.asarray(words, dtype=np.uint64) << shift).view(np.int64) >> np.int64(64 - bits)

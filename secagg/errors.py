@@ -15,7 +15,7 @@ class ConfigurationError(ProtocolError, ValueError):
     """The session parameters are inconsistent (threshold, degree, ids, sizes)."""
 
 
-class EncodingError(ProtocolError, ValueError):
+class EncodingError(ConfigurationError):
     """A fixed-point encoding cannot represent the requested range without wrapping."""
 
 

@@ -173,6 +173,9 @@ class Server:
                 f"ConsistencySignature: {len(messages)} signatures, threshold is {self.config.threshold}"
             )
         self._signatures = tuple(sorted((m.sender, m.signature) for m in messages))
+        # A client verifies that t of its own holders signed U3; one that cannot is not asked.
+        signers = {m.sender for m in messages}
+        self._recipients = tuple(u for u in sorted(signers) if len(self.config.holders(u) & signers) >= self.config.threshold)
 
     def unmask_request(self) -> tuple[UnmaskRequest, tuple[int, ...]]:
         """The Round 4 request and who receives it (U3, or U4 in the active setting)."""
@@ -180,7 +183,8 @@ class Server:
             raise StateError("server: the unmask request follows the masked-input (and consistency) round")
         dropped = tuple(sorted(self._u2 - set(self._u3)))
         self._request = UnmaskRequest(self._u3, dropped, self._signatures)
-        self._recipients = tuple(v for v, _ in self._signatures) if self.config.active else self._u3
+        if not self.config.active:
+            self._recipients = self._u3
         return self._request, self._recipients
 
     def unmask(self, messages: Sequence[UnmaskingShares]) -> UnmaskedSum:
