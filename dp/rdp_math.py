@@ -1,0 +1,177 @@
+"""Renyi-DP curves of the mechanisms in ``dp.events`` and the RDP -> (epsilon, delta) conversion.
+
+Pure functions over numpy arrays of orders; no state. All sums are taken in log space.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import gammaln, log_ndtr, logsumexp
+
+#: Opacus' orders (1.1..10.9 by 0.1, 12..63) plus finer small orders and integer orders up to 4096,
+#: a superset of Opacus' and dp-accounting's defaults so the minimum over orders is never looser.
+DEFAULT_ORDERS: np.ndarray = np.unique(np.concatenate([
+    1.0 + np.arange(1, 10) / 100.0,
+    1.0 + np.arange(1, 100) / 10.0,
+    np.arange(11, 64, dtype=float),
+    np.arange(64, 256, 4, dtype=float),
+    np.arange(256, 1024, 32, dtype=float),
+    np.array([1024.0, 1536.0, 2048.0, 3072.0, 4096.0]),
+]))
+
+
+def _log_binom(alpha: float, k: np.ndarray) -> np.ndarray:
+    """log C(alpha, k) for integer alpha >= k >= 0."""
+    return gammaln(alpha + 1) - gammaln(k + 1) - gammaln(alpha - k + 1)
+
+
+def _log_a_int(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
+    """log A_alpha of the sampled Gaussian for integer orders (Mironov, Talwar, Zhang 2019, Sec. 3.3),
+    all orders at once: row n sums k = 0..alphas[n]."""
+    k = np.arange(int(alphas.max()) + 1, dtype=float)[None, :]
+    a = alphas[:, None]
+    with np.errstate(invalid="ignore"):
+        terms = (gammaln(a + 1) - gammaln(k + 1) - gammaln(np.maximum(a - k, 0) + 1) + k * math.log(q)
+                 + (a - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2))
+    return logsumexp(np.where(k <= a, terms, -np.inf), axis=1)
+
+
+def _log_a_frac(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
+    """log A_alpha of the sampled Gaussian for fractional orders: the two series of
+    Mironov, Talwar, Zhang 2019 (Sec. 3.3) with the signs of the generalized binomial kept,
+    summed over i until every term is below min(total, 1) * e^-30 (as Opacus does)."""
+    z0 = sigma**2 * math.log(1 / q - 1) + 0.5
+    log_q, log_1q = math.log(q), math.log1p(-q)
+    a = alphas[:, None]
+    m = 256
+    while True:
+        i = np.arange(m, dtype=float)[None, :]
+        j = a - i
+        coef = gammaln(a + 1) - gammaln(i + 1) - gammaln(j + 1)  # gammaln is log|Gamma|
+        # C(a, i) = prod_{l<i} (a - l) / i! changes sign once per negative factor.
+        sign = np.where(np.clip(i - np.floor(a) - 1, 0, None) % 2 == 0, 1.0, -1.0)
+        s0 = coef + i * log_q + j * log_1q + (i * i - i) / (2 * sigma**2) + log_ndtr((z0 - i) / sigma)
+        s1 = coef + j * log_q + i * log_1q + (j * j - j) / (2 * sigma**2) + log_ndtr((j - z0) / sigma)
+        terms = np.concatenate([s0, s1], axis=1)
+        signs = np.concatenate([sign, sign], axis=1)
+        pos = logsumexp(np.where(signs > 0, terms, -np.inf), axis=1)
+        tail = np.maximum(s0[:, -1], s1[:, -1])
+        if np.all(tail < np.minimum(pos, 0.0) - 30) or m >= 1 << 16:
+            break
+        m *= 2
+    neg = logsumexp(np.where(signs < 0, terms, -np.inf), axis=1)
+    with np.errstate(divide="ignore"):
+        return pos + np.log1p(-np.exp(neg - pos))
+
+
+def rdp_sampled_gaussian(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
+    """RDP of the Poisson-subsampled Gaussian mechanism at each order (Mironov, Talwar, Zhang 2019)."""
+    orders = np.asarray(orders, dtype=float)
+    if q == 0:
+        return np.zeros_like(orders)
+    if sigma == 0:
+        return np.full_like(orders, np.inf)
+    if q == 1:
+        return orders / (2 * sigma**2)
+    log_a = np.empty_like(orders)
+    integer = orders == np.floor(orders)
+    if integer.any():
+        log_a[integer] = _log_a_int(q, sigma, orders[integer])
+    if (~integer).any():
+        log_a[~integer] = _log_a_frac(q, sigma, orders[~integer])
+    return log_a / (orders - 1)
+
+
+def rdp_laplace(scale: float, orders: np.ndarray) -> np.ndarray:
+    """RDP of the Laplace mechanism with scale ``scale`` / sensitivity (Mironov 2017, Prop. 6)."""
+    a = np.asarray(orders, dtype=float)
+    b = 1.0 / scale
+    t1 = np.log(a / (2 * a - 1)) + (a - 1) * b
+    t2 = np.log((a - 1) / (2 * a - 1)) - a * b
+    return np.logaddexp(t1, t2) / (a - 1)
+
+
+def rdp_poisson_subsampled_general(q: float, base: Callable[[np.ndarray], np.ndarray],
+                                   orders: np.ndarray) -> np.ndarray:
+    """Upper bound on the RDP of any mechanism with RDP curve ``base`` under Poisson sampling,
+    for integer orders >= 2 (Zhu and Wang, ICML 2019, Thm. 6); a fractional order uses its
+    ceiling, valid because RDP is non-decreasing in the order."""
+    orders = np.asarray(orders, dtype=float)
+    if q == 0:
+        return np.zeros_like(orders)
+    if q == 1:
+        return base(orders)
+    out = np.empty_like(orders)
+    log_q, log_1q = math.log(q), math.log1p(-q)
+    for n, a_real in enumerate(orders):
+        a = max(2, math.ceil(a_real))
+        ls = np.arange(3, a + 1, dtype=float)
+        eps = base(np.arange(2, a + 1, dtype=float))
+        terms = [
+            (a - 1) * log_1q + math.log1p(a * q - q),
+            float(_log_binom(a, np.array(2.0))) + 2 * log_q + (a - 2) * log_1q + float(eps[0]),
+        ]
+        if a >= 3:
+            rest = math.log(3) + _log_binom(a, ls) + (a - ls) * log_1q + ls * log_q + (ls - 1) * eps[1:]
+            terms.extend(rest.tolist())
+        out[n] = float(logsumexp(terms)) / (a - 1)
+    return out
+
+
+def rdp_sampled_without_replacement(gamma: float, base: Callable[[np.ndarray], np.ndarray],
+                                    orders: np.ndarray) -> np.ndarray:
+    """Upper bound on the RDP of a mechanism with unbounded eps(inf) (e.g. Gaussian) run on a
+    uniformly sampled subset of fraction ``gamma``, replace-one neighbouring, integer orders >= 2
+    (Wang, Balle, Kasiviswanathan, AISTATS 2019, Thm. 9); fractional orders use their ceiling."""
+    orders = np.asarray(orders, dtype=float)
+    if gamma == 0:
+        return np.zeros_like(orders)
+    out = np.empty_like(orders)
+    for n, a_real in enumerate(orders):
+        a = max(2, math.ceil(a_real))
+        eps = base(np.arange(2, a + 1, dtype=float))
+        second = math.log(min(4 * math.expm1(float(eps[0])), 2 * math.exp(float(eps[0]))))
+        terms = [0.0, 2 * math.log(gamma) + float(_log_binom(a, np.array(2.0))) + second]
+        if a >= 3:
+            js = np.arange(3, a + 1, dtype=float)
+            terms.extend((math.log(2) + js * math.log(gamma) + _log_binom(a, js) + (js - 1) * eps[1:]).tolist())
+        out[n] = float(logsumexp(terms)) / (a - 1)
+    return out
+
+
+def rdp_to_epsilon(orders: np.ndarray, rdp: np.ndarray, delta: float) -> tuple[float, float]:
+    """Smallest epsilon over orders by the improved conversion
+    eps = rdp + log(1 - 1/a) - (log delta + log a) / (a - 1)
+    (Canonne, Kamath, Steinke 2020, Prop. 12; Balle et al. 2020, Thm. 21). Returns (eps, order)."""
+    orders = np.asarray(orders, dtype=float)
+    rdp = np.asarray(rdp, dtype=float)
+    if delta == 0:
+        return math.inf, math.nan
+    if delta >= 1:
+        return 0.0, math.nan
+    with np.errstate(invalid="ignore", over="ignore"):
+        eps = rdp + np.log1p(-1 / orders) - (math.log(delta) + np.log(orders)) / (orders - 1)
+    eps = np.where(np.isnan(eps), np.inf, eps)
+    i = int(np.argmin(eps))
+    _warn_if_edge(orders, i, eps)
+    return max(0.0, float(eps[i])), float(orders[i])
+
+
+def rdp_to_delta(orders: np.ndarray, rdp: np.ndarray, epsilon: float) -> tuple[float, float]:
+    """Smallest delta over orders, the inverse of the conversion in ``rdp_to_epsilon``."""
+    orders = np.asarray(orders, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        log_delta = (orders - 1) * (np.asarray(rdp) - epsilon + np.log1p(-1 / orders)) - np.log(orders)
+    log_delta = np.where(np.isnan(log_delta), np.inf, log_delta)
+    i = int(np.argmin(log_delta))
+    return min(1.0, math.exp(min(0.0, float(log_delta[i])))), float(orders[i])
+
+
+def _warn_if_edge(orders: np.ndarray, i: int, eps: np.ndarray) -> None:
+    if len(orders) > 1 and np.isfinite(eps[i]) and (i == 0 or i == len(orders) - 1):
+        warnings.warn(f"the optimal RDP order {orders[i]} lies at the edge of the order grid; "
+                      "extend the orders for a tighter epsilon", RuntimeWarning, stacklevel=3)
