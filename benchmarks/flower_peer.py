@@ -462,14 +462,14 @@ def run_flower_secaggplus(
         est = _pilot(plan, m, np.random.default_rng(seed))
         server = est["server_sum_s"] + est["server_shamir_s"] + est["server_mask_s"]
         full = n * est["client_setup_s"] + len(plan.active) * est["client_mask_s"] + server
+        out["estimated_full_run_s"] = full
+        _check_threshold(plan, set(plan.active))
         if full > time_budget_s - (time.perf_counter() - t0):
-            _check_threshold(plan, set(plan.active))
             return out | est | {
                 "server_unmask_s": server,
                 "upload_bytes_per_parameter": est["upload_bytes_per_client"] / m,
                 "correct": None,
                 "extrapolated": True,
-                "estimated_full_run_s": full,
                 "note": PILOT_NOTE,
             }
     res = _full_run(plan, m, rng)

@@ -58,6 +58,12 @@ def test_budget_too_small_extrapolates() -> None:
     assert out["server_unmask_s"] > 0.0 and out["client_mask_s"] > 0.0 and out["note"]
 
 
+def test_budget_that_fits_runs_in_full() -> None:
+    out = fp.run_flower_secaggplus(6, 50, degree=None, dropout_fraction=0.2, time_budget_s=600)
+    assert out["extrapolated"] is False and out["correct"] is True
+    assert out["estimated_full_run_s"] > 0.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
