@@ -110,7 +110,10 @@ def _plan(
     """Replay ``SecAggPlusWorkflow.setup_stage``'s share count, threshold and ring graph.
 
     ``degree=None`` is Flower's ``num_shares=1.0`` (complete graph). An integer degree is
-    ``num_shares=degree``; Flower bumps an even count below n to the next odd number.
+    ``num_shares=degree``; Flower bumps an even count below n to the next odd number. For
+    an integer ``num_shares`` flwr 1.42 sends clients the count from before that bump, so an
+    even degree makes ``_share_keys`` fail with IndexError; the bumped count is sent here,
+    as Flower's float ``num_shares`` path does.
     ``threshold=None`` takes a majority of the shares (Bonawitz et al., Sec. 4, t > n/2);
     a float is a fraction of the shares rounded as Flower does. The ring is shuffled with
     ``rng`` instead of Flower's unseeded ``random.shuffle``, for reproducibility.
