@@ -73,8 +73,7 @@ def test_complete_graph_aborts_exactly_below_threshold(n: int, active: bool, dat
     def alive_at(stage: Stage) -> int:
         return sum(1 for u in range(1, n + 1) if u not in dropouts or dropouts[u] > stage)
 
-    last = Stage.UNMASKING if active else Stage.CONSISTENCY_CHECK  # passive: no consistency round
-    enough = all(alive_at(s) >= threshold for s in Stage if s <= last)
+    enough = all(alive_at(s) >= threshold for s in Stage)
     inputs = random_inputs(n, 4, 32, seed=n)
     if enough:
         result = simulate(inputs, threshold=threshold, dropouts=dropouts, active=active)
