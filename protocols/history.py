@@ -14,7 +14,7 @@ class RoundRecord:
 
     `skipped` rounds (too few survivors for the aggregator's threshold) leave
     the global model unchanged and say why in `reason`. Bytes are per client
-    (mean over the round's clients); seconds are per phase, with the
+    (mean over the included clients); seconds are per phase, with the
     aggregator's phases prefixed `agg.`.
     """
 

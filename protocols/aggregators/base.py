@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -59,11 +59,18 @@ class Cost:
     bytes_down: Mapping[int, int] = field(default_factory=dict)
     seconds: Mapping[str, float] = field(default_factory=dict)
 
-    def mean_up(self) -> float:
-        return float(np.mean(list(self.bytes_up.values()))) if self.bytes_up else 0.0
+    def mean_up(self, clients: Iterable[int]) -> float:
+        """Mean bytes sent by `clients` (e.g. the included ones)."""
+        return _mean(self.bytes_up, clients)
 
-    def mean_down(self) -> float:
-        return float(np.mean(list(self.bytes_down.values()))) if self.bytes_down else 0.0
+    def mean_down(self, clients: Iterable[int]) -> float:
+        """Mean bytes received by `clients`."""
+        return _mean(self.bytes_down, clients)
+
+
+def _mean(table: Mapping[int, int], clients: Iterable[int]) -> float:
+    values = [table.get(c, 0) for c in clients]
+    return float(np.mean(values)) if values else 0.0
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,17 @@ def test_vector_length_and_keys_checked() -> None:
         from_vector(np.zeros((1, layout.size)), layout)
     with pytest.raises(LayoutError):
         to_vector({"other": torch.zeros(2)}, layout)
+
+
+def test_aggregate_state_dicts_keeps_layout_and_weights() -> None:
+    from protocols.aggregators.base import PlainAggregator
+    from protocols.step import aggregate_state_dicts
+
+    states = {c: build_model("mlp", 6, 3, seed=c).state_dict() for c in (1, 2, 3)}
+    weights = {1: 10.0, 2: 30.0, 3: 60.0}
+    mean, outcome = aggregate_state_dicts(PlainAggregator(), states, weights)
+    assert outcome.included == (1, 2, 3)
+    for name, tensor in states[1].items():
+        expected = sum(weights[c] * states[c][name].double() for c in states) / 100
+        assert mean[name].dtype == tensor.dtype and mean[name].shape == tensor.shape
+        torch.testing.assert_close(mean[name].double(), expected, rtol=1e-6, atol=1e-7)
