@@ -38,6 +38,8 @@ from secagg.server import Server
 from secagg.stage import Stage
 
 T = TypeVar("T")
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,11 @@ class AggregateResult:
     """The sum and what it cost.
 
     ``total``: sum mod 2^modulus_bits of the included clients' inputs.
-    ``seconds``: ``client.<round>`` is the mean per client that ran it,
-    ``server.<round>`` the server's time, with ``server.reconstruction`` and
-    ``server.mask_removal`` splitting the last round.
+    ``seconds``: ``client.<round>`` is the mean per client that ran it (its
+    protocol work, without parsing and serializing, which ``client.wire``
+    reports per message), ``server.<round>`` the server's time including its
+    parsing, with ``server.reconstruction`` and ``server.mask_removal``
+    splitting the last round.
     """
 
     total: NDArray[np.uint64]
@@ -72,11 +76,9 @@ class _Ledger:
         self._client_seconds: dict[str, list[float]] = defaultdict(list)
         self.seconds: dict[str, float] = {}
 
-    def client(self, stage: Stage, work: Callable[[], T]) -> T:
-        started = time.perf_counter()
-        result = work()
-        self._client_seconds[f"client.{stage.name.lower()}"].append(time.perf_counter() - started)
-        return result
+    def client(self, stage: Stage, *, compute: float, wire: float) -> None:
+        self._client_seconds[f"client.{stage.name.lower()}"].append(compute)
+        self._client_seconds["client.wire"].append(wire)
 
     def server(self, stage: Stage, work: Callable[[], T]) -> T:
         started = time.perf_counter()
@@ -140,11 +142,24 @@ def simulate(
     def speaks(u: int, stage: Stage) -> bool:
         return u not in schedule or schedule[u] > stage
 
-    def upload(stage: Stage, senders: list[int], make: Callable[[int], bytes]) -> list[bytes]:
+    def upload(
+        stage: Stage,
+        senders: list[int],
+        parse: Callable[[int], In],
+        act: Callable[[int, In], Out],
+        encode: Callable[[Out], bytes],
+    ) -> list[bytes]:
+        """Each sender still online parses what it got, runs its round and serializes the reply."""
         frames = []
         for u in senders:
             if speaks(u, stage):
-                frame = ledger.client(stage, lambda: make(u))
+                started = time.perf_counter()
+                incoming = parse(u)
+                parsed = time.perf_counter()
+                outgoing = act(u, incoming)
+                acted = time.perf_counter()
+                frame = encode(outgoing)
+                ledger.client(stage, compute=acted - parsed, wire=parsed - started + time.perf_counter() - acted)
                 ledger.sent[u] += len(frame)
                 frames.append(frame)
         return frames
@@ -157,7 +172,7 @@ def simulate(
         ledger.sent[u] += 0
 
     stage = Stage.ADVERTISE_KEYS
-    up = upload(stage, ids, lambda u: clients[u].advertise_keys().to_bytes())
+    up = upload(stage, ids, lambda u: None, lambda u, _: clients[u].advertise_keys(), AdvertiseKeys.to_bytes)
     down = ledger.server(
         stage,
         lambda: {
@@ -167,7 +182,13 @@ def simulate(
     deliver(down)
 
     stage = Stage.SHARE_KEYS
-    up = upload(stage, list(down), lambda u: clients[u].share_keys(KeyDirectory.from_bytes(down[u], config)).to_bytes())
+    up = upload(
+        stage,
+        list(down),
+        lambda u: KeyDirectory.from_bytes(down[u], config),
+        lambda u, directory: clients[u].share_keys(directory),
+        EncryptedShares.to_bytes,
+    )
     down = ledger.server(
         stage,
         lambda: {
@@ -180,9 +201,9 @@ def simulate(
     up = upload(
         stage,
         list(down),
-        lambda u: clients[u]
-        .masked_input(ShareInbox.from_bytes(down[u], config), np.asarray(vectors[u]))
-        .to_bytes(config),
+        lambda u: ShareInbox.from_bytes(down[u], config),
+        lambda u, inbox: clients[u].masked_input(inbox, np.asarray(vectors[u])),
+        lambda message: message.to_bytes(config),
     )
     masked_input_bytes = len(up[0]) if up else 0
     survivors = ledger.server(stage, lambda: server.masked_input([MaskedInput.from_bytes(f, config) for f in up]))
@@ -194,7 +215,9 @@ def simulate(
         up = upload(
             stage,
             list(survivors.survivors),
-            lambda u: clients[u].consistency_check(SurvivorList.from_bytes(frame, config)).to_bytes(),
+            lambda u: SurvivorList.from_bytes(frame, config),
+            lambda u, survivor_list: clients[u].consistency_check(survivor_list),
+            ConsistencySignature.to_bytes,
         )
         ledger.server(stage, lambda: server.consistency_check([ConsistencySignature.from_bytes(f, config) for f in up]))
 
@@ -203,7 +226,11 @@ def simulate(
     frame = request.to_bytes()
     deliver({u: frame for u in recipients})
     up = upload(
-        stage, list(recipients), lambda u: clients[u].unmask(UnmaskRequest.from_bytes(frame, config)).to_bytes()
+        stage,
+        list(recipients),
+        lambda u: UnmaskRequest.from_bytes(frame, config),
+        lambda u, unmask_request: clients[u].unmask(unmask_request),
+        UnmaskingShares.to_bytes,
     )
     outcome = ledger.server(stage, lambda: server.unmask([UnmaskingShares.from_bytes(f, config) for f in up]))
 
