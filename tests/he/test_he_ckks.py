@@ -73,7 +73,7 @@ def test_values_at_the_preset_bound_decode(ckks_holder: he.CKKSKeyHolder) -> Non
     np.testing.assert_allclose(ckks_holder.decrypt(public.aggregate(cts)), [terms, -terms, 0.0], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["compact", "standard", "precise"])
+@pytest.mark.parametrize("name", ["compact", "standard", "wide"])
 def test_aggregation_presets_round_trip_and_are_small(name: str) -> None:
     holder = he.CKKSScheme.generate(preset=name)
     public = holder.public()
@@ -107,3 +107,18 @@ def test_chunk_from_other_parameters_is_rejected(ckks_holder: he.CKKSKeyHolder) 
     forged = good[:header_end] + len(foreign_chunk).to_bytes(4, "little") + foreign_chunk
     with pytest.raises((he.MalformedCiphertextError, he.ContextMismatchError)):
         public.load_ciphertext(forged)
+
+
+@pytest.mark.parametrize("name", ["compact", "standard", "wide"])
+def test_weighted_mean_of_1000_clients_within_documented_bound(name: str) -> None:
+    holder = he.CKKSScheme.generate(preset=name)
+    public = holder.public()
+    rng = np.random.default_rng(1000)
+    values = rng.uniform(-1, 1, size=(1000, public.preset.slots))
+    values[:, :2] = [1.0, -1.0]  # every client at both clip bounds
+    counts = rng.integers(50, 500, size=1000)
+    weights = counts / counts.sum()
+    aggregate = public.aggregate([public.encrypt(v, weight=float(w)) for v, w in zip(values, weights)])
+    error = np.max(np.abs(holder.decrypt(aggregate) - weights @ values))
+    assert error <= PRESETS[name].error_1000_clients
+    assert aggregate.weight == pytest.approx(1.0)
