@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import he
-from conftest import PAILLIER_TEST_PARAMS
 from he.fast_paillier import FixedBaseRandomizer, make_fixed_base
 from he.wire import Writer
 
@@ -139,7 +138,3 @@ def test_fixed_base_randomness_is_an_nth_residue(paillier_holder: he.PaillierKey
         assert paillier_holder._private_key.raw_decrypt(sample) == 0
     with pytest.raises(he.MalformedKeyError):
         FixedBaseRandomizer(n, n)
-
-
-def test_test_parameters_are_what_the_suite_assumes() -> None:
-    assert PAILLIER_TEST_PARAMS["key_bits"] >= 2048
