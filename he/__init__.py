@@ -22,7 +22,8 @@ from he.errors import (
 )
 from he.interface import Ciphertext, KeyHolder, PublicScheme
 from he.packing import PackingLayout
-from he.paillier import PaillierCiphertext, PaillierKeyHolder, PaillierPublic, PaillierScheme
+from he.paillier import PackedUpdate, PaillierCiphertext, PaillierKeyHolder, PaillierPublic, PaillierScheme
+from he.parallel import ParallelEncryptor
 
 __all__ = [
     "CKKSScheme",
@@ -35,6 +36,8 @@ __all__ = [
     "PaillierKeyHolder",
     "PaillierPublic",
     "PaillierCiphertext",
+    "PackedUpdate",
+    "ParallelEncryptor",
     "PackingLayout",
     "Ciphertext",
     "PublicScheme",

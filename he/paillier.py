@@ -24,6 +24,7 @@ parameter; here each update is quantized and packed BatchCrypt-style
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Final, Sequence
 
 import gmpy2
@@ -36,13 +37,24 @@ from he.inputs import as_update, check_weight, plan_weights
 from he.packing import PackingLayout
 from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
 
-__all__ = ["PaillierScheme", "PaillierKeyHolder", "PaillierPublic", "PaillierCiphertext"]
+__all__ = ["PaillierScheme", "PaillierKeyHolder", "PaillierPublic", "PaillierCiphertext", "PackedUpdate"]
 
 _KEY_MAGIC: Final = b"HEPAILP1"
 _CT_MAGIC: Final = b"HEPAILC1"
 MIN_KEY_BITS: Final = 2048  # 112-bit security (NIST SP 800-57 Part 1, Table 2)
 MAX_KEY_BITS: Final = 8192
 DEFAULT_KEY_BITS: Final = 3072  # 128-bit security, matching the CKKS presets
+
+
+@dataclass(frozen=True)
+class PackedUpdate:
+    """A quantized, packed update before encryption (plaintext: stays with its client)."""
+
+    plaintexts: list[int]
+    length: int
+    dtype: np.dtype
+    weight: int
+    weighted: bool
 
 
 class PaillierCiphertext:
@@ -140,15 +152,32 @@ class PaillierPublic:
 
     def encrypt(self, vector: np.ndarray, weight: int | None = None) -> PaillierCiphertext:
         """Clip, quantize (times an optional integer ``weight``), pack and encrypt."""
+        packed = self.pack(vector, weight)
+        return self.ciphertext(packed, [self.encrypt_int(p) for p in packed.plaintexts])
+
+    def pack(self, vector: np.ndarray, weight: int | None = None) -> PackedUpdate:
+        """The plaintext half of :meth:`encrypt`: clip, quantize, weight and pack."""
         values, dtype = as_update(vector, self.layout.clip)
         declared = weight is not None
         factor = int(check_weight(weight, integral=True)) if declared else 1
         plaintexts = self.layout.pack(self.layout.quantize(values, factor))
+        return PackedUpdate(plaintexts, values.size, dtype, factor, declared)
+
+    def ciphertext(self, packed: PackedUpdate, values: list[gmpy2.mpz]) -> PaillierCiphertext:
+        """Wrap encryptions of ``packed.plaintexts`` (e.g. from worker processes)."""
+        if len(values) != len(packed.plaintexts):
+            raise ParameterError(f"{len(values)} ciphertexts for {len(packed.plaintexts)} plaintexts")
         return PaillierCiphertext(
-            [self._encrypt_int(p) for p in plaintexts], values.size, dtype, factor, declared, self.key_id, self._width
+            values, packed.length, packed.dtype, packed.weight, packed.weighted, self.key_id, self._width
         )
 
-    def _encrypt_int(self, plaintext: int) -> gmpy2.mpz:
+    @property
+    def ciphertext_width(self) -> int:
+        """Bytes of one ciphertext integer (``n^2``) at fixed width."""
+        return self._width
+
+    def encrypt_int(self, plaintext: int) -> gmpy2.mpz:
+        """Encrypt one packed plaintext in ``[0, 2^(|n|-1))``."""
         if self._h_s is None:
             return gmpy2.mpz(self.key.raw_encrypt(plaintext))
         if self._randomizer is None:
