@@ -148,6 +148,9 @@ def run_case(case: Case, flower_budget: float | None) -> dict[str, Any]:
     if flower_peer.flower_version() is None:
         line["flower"] = None
         return line
+    if case.modulus_bits <= 22:
+        line["flower"] = {"skipped": "Flower quantizes to 2^22 levels, so its ring must exceed 22 bits"}
+        return line
     print(f"[{case.name}] flower {flower_peer.flower_version()} ...", file=sys.stderr, flush=True)
     flower = flower_peer.run_flower_secaggplus(
         case.n,

@@ -198,15 +198,12 @@ class Client:
         self._inbox = dict(inbox.sealed)
         words = self._check_vector(vector)
 
-        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
-        accumulator.add_words(words)
-        accumulator.add(self_mask_key(self._self_mask_seed, self.config, self.id))
-        for v in sorted(senders):
-            key = self._mask_keys[v]
-            if adds_pairwise_mask(self.id, v):
-                accumulator.add(key)
-            else:
-                accumulator.subtract(key)
+        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits, start=words)
+        accumulator.accumulate(
+            add_keys=[self_mask_key(self._self_mask_seed, self.config, self.id)]
+            + [self._mask_keys[v] for v in sorted(senders) if adds_pairwise_mask(self.id, v)],
+            subtract_keys=[self._mask_keys[v] for v in sorted(senders) if not adds_pairwise_mask(self.id, v)],
+        )
         return MaskedInput(self.id, accumulator.reduced())
 
     def consistency_check(self, survivors: SurvivorList) -> ConsistencySignature:

@@ -10,8 +10,10 @@ a PRG seeded by the agreed key).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from numpy.typing import NDArray
 
 from secagg.packing import word_dtype
@@ -19,45 +21,68 @@ from secagg.packing import word_dtype
 _ZERO_COUNTER = bytes(16)
 
 
-class MaskAccumulator:
-    """A running sum of masks mod ``2^k``, reusing one keystream buffer.
+BLOCK_WORDS = 1 << 15
+"""Words processed per pass: the running sum and one keystream block stay in the L2 cache."""
 
-    Adding or subtracting a mask costs one AES-CTR pass into a preallocated
-    buffer and one in-place numpy add: no per-mask allocation.
+
+class MaskAccumulator:
+    """A running sum mod ``2^k`` of input vectors and masks.
+
+    :meth:`accumulate` walks the vector block by block and, within a block, over
+    every keystream, so each block of the sum is read and written while it sits in
+    cache: adding a mask then costs little beyond producing its keystream.
     """
 
-    def __init__(self, length: int, bits: int) -> None:
+    def __init__(self, length: int, bits: int, start: NDArray[np.unsignedinteger] | None = None) -> None:
+        """A sum of ``length`` words mod ``2^bits``, starting at zero or at the vector ``start``."""
         self.bits = bits
-        self.words: NDArray[np.unsignedinteger] = np.zeros(length, dtype=word_dtype(bits))
-        self._zeros = bytes(self.words.nbytes)
-        self._stream = bytearray(self.words.nbytes)
+        dtype = word_dtype(bits)
+        self.words: NDArray[np.unsignedinteger] = (
+            np.zeros(length, dtype=dtype) if start is None else start.astype(dtype, copy=True)
+        )
+        block_bytes = min(length, BLOCK_WORDS) * self.words.itemsize
+        self._zeros = memoryview(bytes(block_bytes))
+        self._stream = bytearray(block_bytes)
         self._view = np.frombuffer(self._stream, dtype=self.words.dtype)
 
-    def _expand(self, key: bytes) -> NDArray[np.unsignedinteger]:
-        encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_COUNTER)).encryptor()
-        encryptor.update_into(self._zeros, self._stream)
-        return self._view
-
-    def add(self, key: bytes) -> None:
-        np.add(self.words, self._expand(key), out=self.words)
-
-    def subtract(self, key: bytes) -> None:
-        np.subtract(self.words, self._expand(key), out=self.words)
-
-    def add_words(self, words: NDArray[np.unsignedinteger]) -> None:
-        np.add(self.words, words.astype(self.words.dtype, copy=False), out=self.words)
+    def accumulate(
+        self,
+        *,
+        vectors: Sequence[NDArray[np.unsignedinteger]] = (),
+        add_keys: Sequence[bytes] = (),
+        subtract_keys: Sequence[bytes] = (),
+    ) -> None:
+        """Add ``vectors`` (of the ring's word dtype) and the masks of ``add_keys``,
+        subtract the masks of ``subtract_keys``."""
+        streams = [(_keystream(key), np.add) for key in add_keys]
+        streams += [(_keystream(key), np.subtract) for key in subtract_keys]
+        length, itemsize = len(self.words), self.words.itemsize
+        for start in range(0, length, BLOCK_WORDS):
+            stop = min(length, start + BLOCK_WORDS)
+            block = self.words[start:stop]
+            for vector in vectors:
+                np.add(block, vector[start:stop], out=block)
+            nbytes = (stop - start) * itemsize
+            keystream = self._view[: stop - start]
+            for encryptor, combine in streams:
+                encryptor.update_into(self._zeros[:nbytes], self._stream)
+                combine(block, keystream, out=block)
 
     def reduced(self) -> NDArray[np.unsignedinteger]:
-        """The sum reduced into ``[0, 2^k)`` (a copy)."""
-        if self.bits in (32, 64):
-            return self.words.copy()
-        return self.words & self.words.dtype.type((1 << self.bits) - 1)
+        """The sum reduced into ``[0, 2^k)``, in place: the accumulator is spent afterwards."""
+        if self.bits not in (32, 64):
+            np.bitwise_and(self.words, self.words.dtype.type((1 << self.bits) - 1), out=self.words)
+        return self.words
+
+
+def _keystream(key: bytes) -> CipherContext:
+    return Cipher(algorithms.AES(key), modes.CTR(_ZERO_COUNTER)).encryptor()
 
 
 def expand_mask(key: bytes, length: int, bits: int) -> NDArray[np.unsignedinteger]:
     """One mask of ``length`` words in ``[0, 2^bits)`` (for tests and benchmarks)."""
     accumulator = MaskAccumulator(length, bits)
-    accumulator.add(key)
+    accumulator.accumulate(add_keys=[key])
     return accumulator.reduced()
 
 

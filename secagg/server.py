@@ -212,18 +212,18 @@ class Server:
         dropped_keys = {v: self._reconstruct_key(v, shares) for v, shares in key_shares.items()}
         reconstructed = time.perf_counter()
 
-        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
-        for u in self._u3:
-            accumulator.add_words(self._masked[u])
-            accumulator.subtract(self_mask_key(seeds[u], self.config, u))
+        # u applied +p_{u,v} if adds_pairwise_mask(u, v), else -p_{u,v}: remove exactly that.
+        added, subtracted = [], []
         for v, private in dropped_keys.items():
             for u in sorted(self.config.neighbours[v] & survivors):
                 key = pairwise_mask_key(crypto.agree(private, self._keys[u].s_public), self.config, u, v)
-                # u applied +-p_{u,v}; remove exactly that.
-                if adds_pairwise_mask(u, v):
-                    accumulator.subtract(key)
-                else:
-                    accumulator.add(key)
+                (added if adds_pairwise_mask(u, v) else subtracted).append(key)
+        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
+        accumulator.accumulate(
+            vectors=[self._masked[u] for u in self._u3],
+            add_keys=subtracted,
+            subtract_keys=[self_mask_key(seeds[u], self.config, u) for u in self._u3] + added,
+        )
         total = accumulator.reduced().astype(np.uint64)
         return UnmaskedSum(
             total=total,
