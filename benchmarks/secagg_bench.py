@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny cases, for a smoke test")
     parser.add_argument("--only", help="run only cases whose name contains this text")
     parser.add_argument(
-        "--flower-budget", type=float, default=60.0, help="seconds Flower may take per case before it is extrapolated (0: no limit)"
+        "--flower-budget",
+        type=float,
+        default=60.0,
+        help="seconds Flower may take per case before it is extrapolated (0: no limit)",
     )
     args = parser.parse_args(argv)
     budget = None if args.flower_budget == 0 else args.flower_budget

@@ -22,55 +22,24 @@ from secagg.errors import (
     ConsistencyError,
     InvalidMessageError,
     RefusedRequestError,
-    StateError,
     TooFewSurvivorsError,
 )
+from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_key, transport_key
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
     EncryptedShares,
     KeyDirectory,
     MaskedInput,
-    SharePair,
     ShareInbox,
+    SharePair,
     SurvivorList,
     UnmaskingShares,
     UnmaskRequest,
 )
 from secagg.prg import MaskAccumulator
 from secagg.shamir import SECRET_BYTES, split_secret
-from secagg.stage import Stage
-
-
-def self_mask_key(seed: bytes, config: SessionConfig, client: int) -> bytes:
-    """AES key of client's self mask b_u, from its 32-byte seed."""
-    return crypto.derive_key(
-        seed,
-        purpose=crypto.PURPOSE_SELF_MASK,
-        session_id=config.session_id,
-        round_index=config.round_index,
-        a=client,
-        b=client,
-        length=crypto.MASK_KEY_BYTES,
-    )
-
-
-def pairwise_mask_key(shared: bytes, config: SessionConfig, u: int, v: int) -> bytes:
-    """AES key of the mask p_{u,v} = p_{v,u}, from their X25519 agreement on the s keys."""
-    return crypto.derive_key(
-        shared,
-        purpose=crypto.PURPOSE_MASK,
-        session_id=config.session_id,
-        round_index=config.round_index,
-        a=u,
-        b=v,
-        length=crypto.MASK_KEY_BYTES,
-    )
-
-
-def adds_pairwise_mask(u: int, v: int) -> bool:
-    """Client u adds p_{u,v} when u > v and subtracts it when u < v, so each pair cancels."""
-    return u > v
+from secagg.stage import Stage, StageTracker
 
 
 class Client:
@@ -95,7 +64,7 @@ class Client:
         self._holders = config.holders(client_id)
         self._c_key = crypto.generate_x25519()
         self._s_key = crypto.generate_x25519()
-        self._next: Stage | None = Stage.ADVERTISE_KEYS
+        self._stages = StageTracker(f"client {client_id}", config.active)
         self._peer_keys: dict[int, AdvertiseKeys] = {}
         self._mask_keys: dict[int, bytes] = {}
         self._transport_keys: dict[int, bytes] = {}
@@ -104,20 +73,9 @@ class Client:
         self._inbox: dict[int, bytes] = {}
         self._signed_survivors: tuple[int, ...] | None = None
 
-    def _enter(self, stage: Stage) -> None:
-        if self._next != stage:
-            expected = self._next.name if self._next is not None else "nothing (session finished)"
-            raise StateError(f"client {self.id}: {stage.name} called while expecting {expected}")
-        if stage == Stage.UNMASKING:
-            self._next = None
-        elif stage == Stage.MASKED_INPUT and not self.config.active:
-            self._next = Stage.UNMASKING
-        else:
-            self._next = Stage(stage + 1)
-
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0: publish the transport key c_u^PK and the mask-agreement key s_u^PK (signed if active)."""
-        self._enter(Stage.ADVERTISE_KEYS)
+        self._stages.enter(Stage.ADVERTISE_KEYS)
         unsigned = AdvertiseKeys(self.id, crypto.public_bytes(self._c_key), crypto.public_bytes(self._s_key))
         if not self.config.active:
             return unsigned
@@ -127,7 +85,7 @@ class Client:
     def share_keys(self, directory: KeyDirectory) -> EncryptedShares:
         """Round 1: check the neighbours' keys, then Shamir-share s_u^SK and a fresh seed b_u
         among the holders and seal each holder's pair of shares with AES-GCM."""
-        self._enter(Stage.SHARE_KEYS)
+        self._stages.enter(Stage.SHARE_KEYS)
         if directory.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the key directory of client {directory.receiver}")
         entries = {e.sender: e for e in directory.entries}
@@ -135,8 +93,10 @@ class Client:
         if strangers:
             raise InvalidMessageError(f"client {self.id}: key directory lists non-neighbours {sorted(strangers)[:5]}")
         own = entries.get(self.id)
-        if own is None or own.c_public != crypto.public_bytes(self._c_key) or own.s_public != crypto.public_bytes(
-            self._s_key
+        if (
+            own is None
+            or own.c_public != crypto.public_bytes(self._c_key)
+            or own.s_public != crypto.public_bytes(self._s_key)
         ):
             raise InvalidMessageError(f"client {self.id}: key directory misstates its own keys")
         if len(entries) < self.config.threshold:
@@ -155,7 +115,10 @@ class Client:
             v: pairwise_mask_key(crypto.agree(self._s_key, e.s_public), self.config, self.id, v)
             for v, e in self._peer_keys.items()
         }
-        self._transport_keys = {v: self._transport_key(e.c_public, v) for v, e in self._peer_keys.items()}
+        self._transport_keys = {
+            v: transport_key(crypto.agree(self._c_key, e.c_public), self.config, self.id, v)
+            for v, e in self._peer_keys.items()
+        }
 
         self._self_mask_seed = secrets.token_bytes(SECRET_BYTES)
         holders = sorted(entries)
@@ -184,13 +147,15 @@ class Client:
     def masked_input(self, inbox: ShareInbox, vector: NDArray[np.integer]) -> MaskedInput:
         """Round 2: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_{u,v}) mod 2^k over the neighbours
         whose shares arrived (U2), keeping their sealed shares for Round 4."""
-        self._enter(Stage.MASKED_INPUT)
+        self._stages.enter(Stage.MASKED_INPUT)
         if inbox.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the share inbox of client {inbox.receiver}")
         senders = {v for v, _ in inbox.sealed}
         unknown = senders - set(self._peer_keys)
         if unknown:
-            raise InvalidMessageError(f"client {self.id}: shares from clients without advertised keys {sorted(unknown)}")
+            raise InvalidMessageError(
+                f"client {self.id}: shares from clients without advertised keys {sorted(unknown)}"
+            )
         if len(senders) + 1 < self.config.threshold:
             raise TooFewSurvivorsError(
                 f"client {self.id}: shares from {len(senders) + 1} holders, threshold is {self.config.threshold}"
@@ -208,7 +173,7 @@ class Client:
 
     def consistency_check(self, survivors: SurvivorList) -> ConsistencySignature:
         """Round 3 (active setting): sign U3, the clients whose masked inputs the server holds."""
-        self._enter(Stage.CONSISTENCY_CHECK)
+        self._stages.enter(Stage.CONSISTENCY_CHECK)
         self._check_survivors(survivors.survivors)
         self._signed_survivors = survivors.survivors
         signature = crypto.sign(self._signing_key, survivors.signed_payload(self.config))  # type: ignore[arg-type]
@@ -217,7 +182,7 @@ class Client:
     def unmask(self, request: UnmaskRequest) -> UnmaskingShares:
         """Round 4: reveal b-shares of surviving neighbours and s^SK-shares of dropped ones,
         never both for one peer (Bonawitz et al. 2017, Sec. 4, Round 4)."""
-        self._enter(Stage.UNMASKING)
+        self._stages.enter(Stage.UNMASKING)
         both = set(request.survivors) & set(request.dropped)
         if both:
             raise RefusedRequestError(
@@ -245,18 +210,6 @@ class Client:
             self.id,
             tuple((v, pairs[v].self_mask_share) for v in sorted(surviving)),
             tuple((v, pairs[v].key_share) for v in sorted(dropped)),
-        )
-
-    def _transport_key(self, peer_public: bytes, v: int) -> bytes:
-        shared = crypto.agree(self._c_key, peer_public)
-        return crypto.derive_key(
-            shared,
-            purpose=crypto.PURPOSE_TRANSPORT,
-            session_id=self.config.session_id,
-            round_index=self.config.round_index,
-            a=self.id,
-            b=v,
-            length=crypto.TRANSPORT_KEY_BYTES,
         )
 
     def _open(self, v: int) -> SharePair:

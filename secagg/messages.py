@@ -58,7 +58,9 @@ class AdvertiseKeys:
     signature: bytes = b""
 
     def signed_payload(self, config: SessionConfig) -> bytes:
-        return b"secagg/advertise/v1" + config.session_id + struct.pack("<I", self.sender) + self.c_public + self.s_public
+        return (
+            b"secagg/advertise/v1" + config.session_id + struct.pack("<I", self.sender) + self.c_public + self.s_public
+        )
 
     def _write(self, w: Writer) -> None:
         w.u32(self.sender)

@@ -54,7 +54,7 @@ class MaskAccumulator:
     ) -> None:
         """Add ``vectors`` (of the ring's word dtype) and the masks of ``add_keys``,
         subtract the masks of ``subtract_keys``."""
-        streams = [(_keystream(key), np.add) for key in add_keys]
+        streams: list[tuple[CipherContext, np.ufunc]] = [(_keystream(key), np.add) for key in add_keys]
         streams += [(_keystream(key), np.subtract) for key in subtract_keys]
         length, itemsize = len(self.words), self.words.itemsize
         for start in range(0, length, BLOCK_WORDS):

@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from numpy.typing import NDArray
 
 from secagg import crypto
-from secagg.client import adds_pairwise_mask, pairwise_mask_key, self_mask_key
 from secagg.config import SessionConfig
 from secagg.errors import (
     ConfigurationError,
@@ -32,6 +31,7 @@ from secagg.errors import (
     StateError,
     TooFewSurvivorsError,
 )
+from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_key
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
@@ -45,7 +45,7 @@ from secagg.messages import (
 )
 from secagg.prg import MaskAccumulator
 from secagg.shamir import reconstruct_secret
-from secagg.stage import Stage
+from secagg.stage import Stage, StageTracker
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Server:
         config.validate()
         self.config = config
         self._verify_keys = dict(verify_keys or {})
-        self._next: Stage | None = Stage.ADVERTISE_KEYS
+        self._stages = StageTracker("server", config.active)
         self._keys: dict[int, AdvertiseKeys] = {}
         self._u2: frozenset[int] = frozenset()
         self._masked: dict[int, NDArray[np.unsignedinteger]] = {}
@@ -77,23 +77,14 @@ class Server:
         self._request: UnmaskRequest | None = None
         self._recipients: tuple[int, ...] = ()
 
-    def _enter(self, stage: Stage) -> None:
-        if self._next != stage:
-            expected = self._next.name if self._next is not None else "nothing (session finished)"
-            raise StateError(f"server: {stage.name} step called while expecting {expected}")
-        if stage == Stage.UNMASKING:
-            self._next = None
-        elif stage == Stage.MASKED_INPUT and not self.config.active:
-            self._next = Stage.UNMASKING
-        else:
-            self._next = Stage(stage + 1)
-
     def _unique_senders(self, senders: Sequence[int], allowed: frozenset[int] | set[int], what: str) -> set[int]:
         if len(set(senders)) != len(senders):
             raise InvalidMessageError(f"{what}: more than one message from one client")
         strangers = set(senders) - set(allowed)
         if strangers:
-            raise InvalidMessageError(f"{what}: messages from clients not expected in this round {sorted(strangers)[:5]}")
+            raise InvalidMessageError(
+                f"{what}: messages from clients not expected in this round {sorted(strangers)[:5]}"
+            )
         return set(senders)
 
     def _prune(self, alive: set[int], what: str) -> frozenset[int]:
@@ -112,7 +103,7 @@ class Server:
 
     def advertise_keys(self, messages: Sequence[AdvertiseKeys]) -> dict[int, KeyDirectory]:
         """Round 0: collect U1's keys; each client gets those of its holders in U1."""
-        self._enter(Stage.ADVERTISE_KEYS)
+        self._stages.enter(Stage.ADVERTISE_KEYS)
         senders = self._unique_senders([m.sender for m in messages], frozenset(self.config.client_ids), "AdvertiseKeys")
         if self.config.active:
             for m in messages:
@@ -127,7 +118,7 @@ class Server:
 
     def share_keys(self, messages: Sequence[EncryptedShares]) -> dict[int, ShareInbox]:
         """Round 1: collect U2's sealed shares and route them to their receivers."""
-        self._enter(Stage.SHARE_KEYS)
+        self._stages.enter(Stage.SHARE_KEYS)
         senders = self._unique_senders([m.sender for m in messages], set(self._keys), "EncryptedShares")
         for m in messages:
             expected = (self.config.holders(m.sender) & set(self._keys)) - {m.sender}
@@ -144,7 +135,7 @@ class Server:
 
     def masked_input(self, messages: Sequence[MaskedInput]) -> SurvivorList:
         """Round 2: collect U3's masked vectors; every U2 client must keep t holders in U3."""
-        self._enter(Stage.MASKED_INPUT)
+        self._stages.enter(Stage.MASKED_INPUT)
         self._unique_senders([m.sender for m in messages], self._u2, "MaskedInput")
         for m in messages:
             if m.words.shape != (self.config.vector_length,):
@@ -162,7 +153,7 @@ class Server:
 
     def consistency_check(self, messages: Sequence[ConsistencySignature]) -> None:
         """Round 3 (active setting): collect U4's signatures on U3 (Sec. 6.2)."""
-        self._enter(Stage.CONSISTENCY_CHECK)
+        self._stages.enter(Stage.CONSISTENCY_CHECK)
         self._unique_senders([m.sender for m in messages], set(self._u3), "ConsistencySignature")
         payload = SurvivorList(self._u3).signed_payload(self.config)
         for m in messages:
@@ -175,11 +166,13 @@ class Server:
         self._signatures = tuple(sorted((m.sender, m.signature) for m in messages))
         # A client verifies that t of its own holders signed U3; one that cannot is not asked.
         signers = {m.sender for m in messages}
-        self._recipients = tuple(u for u in sorted(signers) if len(self.config.holders(u) & signers) >= self.config.threshold)
+        self._recipients = tuple(
+            u for u in sorted(signers) if len(self.config.holders(u) & signers) >= self.config.threshold
+        )
 
     def unmask_request(self) -> tuple[UnmaskRequest, tuple[int, ...]]:
         """The Round 4 request and who receives it (U3, or U4 in the active setting)."""
-        if self._next != Stage.UNMASKING:
+        if self._stages.expecting != Stage.UNMASKING:
             raise StateError("server: the unmask request follows the masked-input (and consistency) round")
         dropped = tuple(sorted(self._u2 - set(self._u3)))
         self._request = UnmaskRequest(self._u3, dropped, self._signatures)
@@ -189,7 +182,7 @@ class Server:
 
     def unmask(self, messages: Sequence[UnmaskingShares]) -> UnmaskedSum:
         """Round 4: reconstruct b_u for u in U3 and s_v^SK for v in U2 \\ U3, then unmask."""
-        self._enter(Stage.UNMASKING)
+        self._stages.enter(Stage.UNMASKING)
         if self._request is None:
             raise StateError("server: unmask() before unmask_request()")
         self._unique_senders([m.sender for m in messages], set(self._recipients), "UnmaskingShares")
@@ -213,7 +206,8 @@ class Server:
         reconstructed = time.perf_counter()
 
         # u applied +p_{u,v} if adds_pairwise_mask(u, v), else -p_{u,v}: remove exactly that.
-        added, subtracted = [], []
+        added: list[bytes] = []
+        subtracted: list[bytes] = []
         for v, private in dropped_keys.items():
             for u in sorted(self.config.neighbours[v] & survivors):
                 key = pairwise_mask_key(crypto.agree(private, self._keys[u].s_public), self.config, u, v)

@@ -65,7 +65,7 @@ class ShamirField:
         coefficients = _lagrange_at_zero(self.prime, xs)
         p = gmpy2.mpz(self.prime)
         total = gmpy2.mpz(0)
-        for x, lam in zip(xs, coefficients):
+        for x, lam in zip(xs, coefficients, strict=True):
             total = (total + lam * shares[x]) % p
         return int(total)
 

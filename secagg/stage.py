@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from secagg.errors import StateError
+
 
 class Stage(enum.IntEnum):
     """A protocol round. Used to name where a client drops out.
@@ -17,3 +19,29 @@ class Stage(enum.IntEnum):
     MASKED_INPUT = 2
     CONSISTENCY_CHECK = 3
     UNMASKING = 4
+
+
+class StageTracker:
+    """Enforces the order of rounds for one party; the consistency round exists only when active."""
+
+    def __init__(self, party: str, active: bool) -> None:
+        self._party = party
+        self._active = active
+        self._next: Stage | None = Stage.ADVERTISE_KEYS
+
+    @property
+    def expecting(self) -> Stage | None:
+        """The round that may run next (``None`` once the session is over)."""
+        return self._next
+
+    def enter(self, stage: Stage) -> None:
+        """Start ``stage`` or raise :class:`~secagg.errors.StateError` if it is out of order."""
+        if self._next != stage:
+            expected = self._next.name if self._next is not None else "nothing (session finished)"
+            raise StateError(f"{self._party}: {stage.name} called while expecting {expected}")
+        if stage == Stage.UNMASKING:
+            self._next = None
+        elif stage == Stage.MASKED_INPUT and not self._active:
+            self._next = Stage.UNMASKING
+        else:
+            self._next = Stage(stage + 1)

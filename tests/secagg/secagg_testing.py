@@ -38,7 +38,8 @@ class Harness:
         signing = {u: generate_signing_key() for u in self.config.client_ids} if active else {}
         self.verify = {u: k.public_key() for u, k in signing.items()} if active else None
         self.clients = {
-            u: Client(u, self.config, signing_key=signing.get(u), verify_keys=self.verify) for u in self.config.client_ids
+            u: Client(u, self.config, signing_key=signing.get(u), verify_keys=self.verify)
+            for u in self.config.client_ids
         }
         self.server = Server(self.config, verify_keys=self.verify)
         self.inputs = random_inputs(n, length, self.config.modulus_bits)

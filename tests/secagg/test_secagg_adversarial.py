@@ -11,6 +11,7 @@ import pytest
 
 from secagg import ConsistencyError, InvalidMessageError, RefusedRequestError, StateError
 from secagg.messages import AdvertiseKeys, KeyDirectory, ShareInbox, SurvivorList, UnmaskingShares, UnmaskRequest
+
 from secagg_testing import Harness
 
 

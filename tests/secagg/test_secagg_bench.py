@@ -11,7 +11,9 @@ BENCH = pathlib.Path(__file__).parents[2] / "benchmarks" / "secagg_bench.py"
 
 
 def test_quick_benchmark_prints_json_lines() -> None:
-    run = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300, check=True)
+    run = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300, check=True
+    )
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     assert [line["case"] for line in lines] == ["quick_sparse", "quick_complete"]
     for line in lines:

@@ -30,7 +30,9 @@ def test_sum_of_encodings_decodes_within_bound(bits: int, clients: int, clip: fl
     for v in vectors:
         total = (total + codec.encode(v)) & np.uint64((1 << bits) - 1) if bits < 64 else total + codec.encode(v)
     expected = sum((np.clip(v, -clip, clip) for v in vectors), np.zeros(length))
-    np.testing.assert_array_less(np.abs(codec.decode_sum(total) - expected), codec.max_sum_error(clients) * (1 + 1e-9) + 1e-9)
+    np.testing.assert_array_less(
+        np.abs(codec.decode_sum(total) - expected), codec.max_sum_error(clients) * (1 + 1e-9) + 1e-9
+    )
 
 
 @given(bits=st.integers(2, 64), clients=st.integers(1, 10_000), clip=st.floats(1e-3, 1e3))

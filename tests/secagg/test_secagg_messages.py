@@ -20,7 +20,9 @@ from secagg.messages import (
     UnmaskingShares,
     UnmaskRequest,
 )
+
 from secagg_testing import Harness
+
 
 def _frames() -> tuple[SessionConfig, list[tuple[type, bytes]]]:
     """One real frame of every message kind, produced by running a session."""
