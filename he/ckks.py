@@ -24,7 +24,7 @@ from typing import Final, Sequence
 import numpy as np
 import tenseal as ts
 
-from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset
+from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
 from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, PackingOverflowError, ParameterError
 from he.inputs import as_update, check_weight, plan_weights
 from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
@@ -108,7 +108,7 @@ class CKKSPublic:
         context_bytes = reader.blob("TenSEAL context")
         reader.finish()
         try:
-            self.preset = CKKSPreset("loaded", degree, chain, scale_bits, math.nan)
+            self.preset = preset_for(degree, chain, scale_bits)
         except ParameterError as exc:
             raise MalformedKeyError(f"invalid CKKS parameters in public key: {exc}") from exc
         if not (math.isfinite(clip) and 0 < clip <= self.preset.max_abs):
