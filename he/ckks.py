@@ -178,7 +178,7 @@ class CKKSPublic:
         weighted = reader.u8("weighted flag")
         count = reader.u32("chunk count")
         slots = self.preset.slots
-        if weighted > 1 or not (math.isfinite(weight) and weight >= 0):
+        if weighted > 1 or not (math.isfinite(weight) and weight >= 0) or (not weighted and weight != 1.0):
             raise MalformedCiphertextError("invalid weight fields")
         if count != -(-length // slots):
             raise MalformedCiphertextError(f"{count} chunks cannot hold {length} values")

@@ -213,7 +213,7 @@ class PaillierPublic:
         weight = reader.u64("weight")
         weighted = reader.u8("weighted flag")
         count = reader.u32("ciphertext count")
-        if weighted > 1 or weight > self.layout.max_total_weight:
+        if weighted > 1 or weight > self.layout.max_total_weight or (not weighted and weight != 1):
             raise MalformedCiphertextError(f"invalid weight fields (weight {weight}, flag {weighted})")
         if count != self.layout.chunks_for(length):
             raise MalformedCiphertextError(f"{count} ciphertexts cannot hold {length} values")

@@ -2,7 +2,7 @@
 
 A tiny bounds-checked reader/writer over :mod:`struct`: every field read from
 untrusted bytes is length-checked and names itself in the error it raises.
-No pickle, no eval: the formats are fixed-layout headers plus length-prefixed
+No object deserialization: the formats are fixed-layout headers plus length-prefixed
 or fixed-width payloads.
 """
 

@@ -158,3 +158,14 @@ def test_garbage_public_bytes_are_rejected(scheme: SchemeCase) -> None:
     for bad in (b"", data[:10], data[:-1], data + b"x", bytes(64)):
         with pytest.raises(he.MalformedKeyError):
             type(scheme.public)(bad)
+
+
+def test_unweighted_ciphertext_must_declare_unit_weight(scheme: SchemeCase) -> None:
+    data = bytearray(scheme.public.encrypt(np.full(2, 0.5)).serialize())
+    weight_at = 8 + 16 + 1 + 8  # magic, key id, dtype, length
+    forged = 5.0 if scheme.name == "ckks" else 5
+    data[weight_at : weight_at + 8] = (
+        np.float64(forged).tobytes() if scheme.name == "ckks" else forged.to_bytes(8, "little")
+    )
+    with pytest.raises(he.MalformedCiphertextError, match="weight"):
+        scheme.public.load_ciphertext(bytes(data))
