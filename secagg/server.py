@@ -60,7 +60,11 @@ class UnmaskedSum:
 
 
 class Server:
-    """Routes one session and computes the unmasked sum."""
+    """Routes one session and computes the unmasked sum.
+
+    Masked inputs are summed as they arrive (Round 2), so the server holds one
+    vector, not one per client; Round 4 then removes the masks from that sum.
+    """
 
     def __init__(self, config: SessionConfig, *, verify_keys: Mapping[int, Ed25519PublicKey] | None = None) -> None:
         if config.active and verify_keys is None:
@@ -71,7 +75,7 @@ class Server:
         self._stages = StageTracker("server", config.active)
         self._keys: dict[int, AdvertiseKeys] = {}
         self._u2: frozenset[int] = frozenset()
-        self._masked: dict[int, NDArray[np.unsignedinteger]] = {}
+        self._masked_sum = MaskAccumulator(config.vector_length, config.modulus_bits)
         self._u3: tuple[int, ...] = ()
         self._signatures: tuple[tuple[int, bytes], ...] = ()
         self._request: UnmaskRequest | None = None
@@ -140,8 +144,7 @@ class Server:
         for m in messages:
             if m.words.shape != (self.config.vector_length,):
                 raise InvalidMessageError(f"MaskedInput: client {m.sender} sent {m.words.shape[0]} words")
-        self._masked = {m.sender: m.words for m in messages}
-        u3 = set(self._masked)
+        u3 = {m.sender for m in messages}
         for v in self._u2:
             alive = len(self.config.holders(v) & u3)
             if alive < self.config.threshold:
@@ -149,6 +152,8 @@ class Server:
                     f"MaskedInput: client {v} has {alive} holders left, threshold is {self.config.threshold}"
                 )
         self._u3 = tuple(sorted(u3))
+        # Summing on arrival keeps one vector in memory instead of |U3|; Round 4 only unmasks.
+        self._masked_sum.accumulate(vectors=[m.words for m in messages])
         return SurvivorList(self._u3)
 
     def consistency_check(self, messages: Sequence[ConsistencySignature]) -> None:
@@ -212,9 +217,8 @@ class Server:
             for u in sorted(self.config.neighbours[v] & survivors):
                 key = pairwise_mask_key(crypto.agree(private, self._keys[u].s_public), self.config, u, v)
                 (added if adds_pairwise_mask(u, v) else subtracted).append(key)
-        accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits)
+        accumulator = self._masked_sum
         accumulator.accumulate(
-            vectors=[self._masked[u] for u in self._u3],
             add_keys=subtracted,
             subtract_keys=[self_mask_key(seeds[u], self.config, u) for u in self._u3] + added,
         )
