@@ -178,6 +178,8 @@ class PaillierPublic:
 
     def encrypt_int(self, plaintext: int) -> gmpy2.mpz:
         """Encrypt one packed plaintext in ``[0, 2^(|n|-1))``."""
+        if not 0 <= plaintext < 1 << self.layout.plaintext_bits:
+            raise ParameterError("packed plaintext outside [0, 2^(|n|-1))")
         if self._h_s is None:
             return gmpy2.mpz(self.key.raw_encrypt(plaintext))
         if self._randomizer is None:

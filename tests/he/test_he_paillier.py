@@ -138,3 +138,12 @@ def test_fixed_base_randomness_is_an_nth_residue(paillier_holder: he.PaillierKey
         assert paillier_holder._private_key.raw_decrypt(sample) == 0
     with pytest.raises(he.MalformedKeyError):
         FixedBaseRandomizer(n, n)
+
+
+def test_encrypt_int_rejects_plaintexts_outside_the_packing(paillier_holder: he.PaillierKeyHolder) -> None:
+    public = paillier_holder.public()
+    top = (1 << public.layout.plaintext_bits) - 1
+    assert paillier_holder._private_key.raw_decrypt(int(public.encrypt_int(top))) == top
+    for bad in (-1, top + 1, public.key.n):
+        with pytest.raises(he.ParameterError):
+            public.encrypt_int(bad)
