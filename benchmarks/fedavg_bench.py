@@ -2,8 +2,10 @@
 
 Same model (a ~100k-parameter MLP), same data (synthetic, 64 features, 10
 classes, IID over 20 clients), same seeds, same client sampling and 10%
-dropout at masked-input collection for every backend; the plaintext run comes
-first and each secure backend reports its median round time as a ratio to it.
+dropout at masked-input collection for every backend. Rounds are interleaved
+(round r of every backend before round r + 1 of any), so load from other
+processes hits all backends alike; each reports its median round time as a
+ratio to plaintext's.
 All clients run in this one process, one after the other, so a round's wall
 time is local training of every client + every client's protection work +
 the server's (and key holder's) work.
@@ -20,14 +22,13 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 from protocols.backends import BACKENDS, BackendOptions, build_aggregator
 from protocols.datasets import load_federated
-from protocols.fedavg import FedAvgConfig, run_fedavg
+from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
 from protocols.history import History
 from protocols.local import LocalConfig
 from protocols.models import bench_mlp, mlp, parameter_count
@@ -61,16 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     params = parameter_count(make_model())
     warm_up = FedAvgConfig(rounds=1, clients_per_round=2, seed=0)
     run_fedavg(make_model(), data, build_aggregator("plain", BackendOptions(2)), warm_up)
-    results: dict[str, tuple[History, np.ndarray]] = {}
+    runs: dict[str, FedAvg] = {}
+    budget: dict[str, int] = {}
     for backend in ["plain", *[b for b in args.backends if b != "plain"]]:
-        rounds = 1 if args.quick else (min(2, args.rounds) if backend == "paillier" else args.rounds)
-        config = FedAvgConfig(rounds=rounds, dropout=0.1, seed=1,
+        budget[backend] = 1 if args.quick else (
+            min(2, args.rounds) if backend == "paillier" else args.rounds)
+        config = FedAvgConfig(rounds=budget[backend], dropout=0.1, seed=1,
                               local=LocalConfig(epochs=1, batch_size=32, lr=0.05))
         aggregator = build_aggregator(backend, BackendOptions(clients_per_round=args.clients))
-        print(f"[fedavg_bench] {backend}: {rounds} round(s), {params} params", file=sys.stderr)
-        started = time.perf_counter()
-        results[backend] = run_fedavg(make_model(), data, aggregator, config)
-        print(f"[fedavg_bench] {backend}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        runs[backend] = FedAvg(make_model(), data, aggregator, config)
+    # Round r of every backend before round r + 1 of any: machine noise hits all alike.
+    for rnd in range(max(budget.values())):
+        for backend, run in runs.items():
+            if rnd < budget[backend]:
+                record = run.step()
+                print(f"[fedavg_bench] round {rnd + 1} {backend}: "
+                      f"{record.seconds['round']:.2f} s", file=sys.stderr)
+    results = {b: (run.history, run.weights) for b, run in runs.items()}
 
     plain_history, plain_weights = results["plain"]
     plain_round = statistics.median(r.seconds["round"] for r in plain_history.rounds)

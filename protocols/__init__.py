@@ -23,7 +23,7 @@ from protocols.aggregators.base import (
 from protocols.aggregators.homomorphic import HEAggregator, ckks_aggregator, paillier_aggregator
 from protocols.aggregators.masking import SecAggAggregator, default_degree
 from protocols.datasets import ClientData, DatasetError, FederatedDataset, load_federated
-from protocols.fedavg import FedAvgConfig, run_fedavg
+from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
 from protocols.flatten import Layout, LayoutError, from_vector, to_vector
 from protocols.history import History, RoundRecord
 from protocols.local import LocalConfig
@@ -39,6 +39,7 @@ __all__ = [
     "Cost",
     "DatasetError",
     "DropStage",
+    "FedAvg",
     "FedAvgConfig",
     "FederatedDataset",
     "HEAggregator",

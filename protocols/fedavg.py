@@ -69,6 +69,93 @@ def drop_plan(
 RoundCallback = Callable[[RoundRecord], None]
 
 
+class FedAvg:
+    """A FedAvg run one round at a time: `step()` plays one round and returns its record.
+
+    `model` supplies the architecture and the initial weights (its state is
+    overwritten during training); `weights` is the current global vector.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: FederatedDataset,
+        aggregator: SecureAggregator,
+        config: FedAvgConfig,
+        privacy: Privacy | None = None,
+    ) -> None:
+        self.model, self.data, self.aggregator, self.config = model, data, aggregator, config
+        self.privacy = privacy or NoPrivacy()
+        self._rng = np.random.default_rng(config.seed)
+        self.layout = Layout.of(model.state_dict())
+        self.weights = to_vector(model.state_dict(), self.layout)
+        self._velocity = np.zeros_like(self.weights)
+        self._population = sorted(data.clients)
+        self._per_round = min(config.clients_per_round or len(self._population),
+                              len(self._population))
+        self._accuracy, _ = self._evaluate()
+        self._epsilon: float | None = None
+        self.history = History(
+            config={
+                **config.as_dict(),
+                "aggregator": aggregator.name,
+                "privacy": self.privacy.name,
+                "dataset": data.name,
+                "clients": len(self._population),
+                "parameters": self.layout.size,
+            },
+            initial_accuracy=self._accuracy,
+        )
+
+    def _evaluate(self) -> tuple[float, float]:
+        return evaluate(self.model, self.weights, self.layout,
+                        self.data.test_features, self.data.test_labels)
+
+    def step(self) -> RoundRecord:
+        """Sample, train locally, aggregate (with dropouts), update; record the round."""
+        config, privacy, rng = self.config, self.privacy, self._rng
+        round_start = time.perf_counter()
+        sampled = sorted(int(c) for c in rng.choice(self._population, size=self._per_round,
+                                                    replace=False))
+        drops = drop_plan(sampled, config.dropout, config.drop_stage, rng)
+        seeds = rng.integers(0, 2**63 - 1, size=len(sampled))
+        updates = {
+            cid: privacy.prepare(local_update(self.model, self.weights, self.layout,
+                                              self.data.clients[cid], config.local, int(seed)))
+            for cid, seed in zip(sampled, seeds, strict=True)
+        }
+        seconds = {"local_training": time.perf_counter() - round_start}
+        client_weights = {c: privacy.client_weight(self.data.clients[c].size) for c in sampled}
+        common = {"round": len(self.history.rounds) + 1, "sampled": sampled,
+                  "dropped": {c: s.name for c, s in drops.items()}}
+        try:
+            outcome = self.aggregator.aggregate(updates, client_weights, drops)
+        except AggregationAborted as exc:
+            seconds["round"] = time.perf_counter() - round_start
+            record = RoundRecord(
+                **common, included=[], skipped=True, reason=str(exc), accuracy=self._accuracy,
+                loss=float("nan"), epsilon=self._epsilon, bytes_up_per_client=0.0,
+                bytes_down_per_client=0.0, seconds=seconds,
+            )
+        else:
+            step = privacy.release(outcome, len(sampled))
+            self._epsilon = privacy.account(outcome, len(sampled), len(self._population))
+            self._velocity = config.server_momentum * self._velocity + step
+            self.weights = self.weights + config.server_lr * self._velocity
+            seconds.update({f"agg.{k}": v for k, v in outcome.cost.seconds.items()})
+            seconds["round"] = time.perf_counter() - round_start
+            self._accuracy, loss = self._evaluate()
+            record = RoundRecord(
+                **common, included=list(outcome.included), skipped=False, reason=None,
+                accuracy=self._accuracy, loss=loss, epsilon=self._epsilon,
+                bytes_up_per_client=outcome.cost.mean_up(outcome.included),
+                bytes_down_per_client=outcome.cost.mean_down(outcome.included),
+                seconds=seconds,
+            )
+        self.history.rounds.append(record)
+        return record
+
+
 def run_fedavg(
     model: nn.Module,
     data: FederatedDataset,
@@ -77,74 +164,14 @@ def run_fedavg(
     privacy: Privacy | None = None,
     on_round: RoundCallback | None = None,
 ) -> tuple[History, np.ndarray]:
-    """Train `model` federatedly; return the history and the final global weights.
+    """Train `model` federatedly for `config.rounds`; return the history and final weights.
 
-    `model` supplies the architecture and the initial weights (its state is
-    overwritten during training). `on_round` is called after every round.
+    `on_round` is called after every round; the model ends holding the final weights.
     """
-    privacy = privacy or NoPrivacy()
-    rng = np.random.default_rng(config.seed)
-    layout = Layout.of(model.state_dict())
-    weights = to_vector(model.state_dict(), layout)
-    velocity = np.zeros_like(weights)
-    population = sorted(data.clients)
-    per_round = min(config.clients_per_round or len(population), len(population))
-    accuracy, _ = evaluate(model, weights, layout, data.test_features, data.test_labels)
-    history = History(
-        config={
-            **config.as_dict(),
-            "aggregator": aggregator.name,
-            "privacy": privacy.name,
-            "dataset": data.name,
-            "clients": len(population),
-            "parameters": layout.size,
-        },
-        initial_accuracy=accuracy,
-    )
-    epsilon: float | None = None
-    for rnd in range(1, config.rounds + 1):
-        round_start = time.perf_counter()
-        sampled = sorted(int(c) for c in rng.choice(population, size=per_round, replace=False))
-        drops = drop_plan(sampled, config.dropout, config.drop_stage, rng)
-        seeds = rng.integers(0, 2**63 - 1, size=len(sampled))
-        train_start = time.perf_counter()
-        updates = {
-            cid: privacy.prepare(
-                local_update(model, weights, layout, data.clients[cid], config.local, int(seed))
-            )
-            for cid, seed in zip(sampled, seeds, strict=True)
-        }
-        train_seconds = time.perf_counter() - train_start
-        client_weights = {cid: privacy.client_weight(data.clients[cid].size) for cid in sampled}
-        try:
-            outcome = aggregator.aggregate(updates, client_weights, drops)
-        except AggregationAborted as exc:
-            record = RoundRecord(
-                round=rnd, sampled=sampled, dropped={c: s.name for c, s in drops.items()},
-                included=[], skipped=True, reason=str(exc), accuracy=accuracy,
-                loss=float("nan"), epsilon=epsilon, bytes_up_per_client=0.0,
-                bytes_down_per_client=0.0,
-                seconds={"local_training": train_seconds,
-                         "round": time.perf_counter() - round_start},
-            )
-        else:
-            step = privacy.release(outcome, len(sampled))
-            epsilon = privacy.account(outcome, len(sampled), len(population))
-            velocity = config.server_momentum * velocity + step
-            weights = weights + config.server_lr * velocity
-            accuracy, loss = evaluate(model, weights, layout, data.test_features, data.test_labels)
-            record = RoundRecord(
-                round=rnd, sampled=sampled, dropped={c: s.name for c, s in drops.items()},
-                included=list(outcome.included), skipped=False, reason=None,
-                accuracy=accuracy, loss=loss, epsilon=epsilon,
-                bytes_up_per_client=outcome.cost.mean_up(outcome.included),
-                bytes_down_per_client=outcome.cost.mean_down(outcome.included),
-                seconds={"local_training": train_seconds,
-                         **{f"agg.{k}": v for k, v in outcome.cost.seconds.items()},
-                         "round": time.perf_counter() - round_start},
-            )
-        history.rounds.append(record)
+    run = FedAvg(model, data, aggregator, config, privacy)
+    for _ in range(config.rounds):
+        record = run.step()
         if on_round is not None:
             on_round(record)
-    model.load_state_dict(from_vector(weights, layout))
-    return history, weights
+    run.model.load_state_dict(from_vector(run.weights, run.layout))
+    return run.history, run.weights
