@@ -29,7 +29,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tenseal as ts
@@ -51,9 +52,10 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record, sort_keys=True), flush=True)
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and the seconds it took."""
     start = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
 
 
@@ -71,17 +73,20 @@ def ckks_ours(preset: str, values: np.ndarray, counts: np.ndarray) -> dict[str, 
     enc = ser = load = combine = 0.0
     nbytes = 0
     aggregate = None
-    for vector, weight in zip(values, weights):  # streamed: one client in memory at a time
-        ct, t = timed(lambda: public.encrypt(vector, weight=float(weight)))
+    for vector, weight in zip(values, weights, strict=True):  # streamed: one client in memory at a time
+        ct, t = timed(public.encrypt, vector, weight=float(weight))
         enc += t
         data, t = timed(ct.serialize)
         ser += t
         nbytes += len(data)
-        received, t = timed(lambda: server.load_ciphertext(data))
+        received, t = timed(server.load_ciphertext, data)
         load += t
-        aggregate, t = timed(lambda: received if aggregate is None else server.aggregate([aggregate, received]))
-        combine += t
-    result, dec = timed(lambda: holder.decrypt(aggregate))
+        if aggregate is None:
+            aggregate = received
+        else:
+            aggregate, t = timed(server.aggregate, [aggregate, received])
+            combine += t
+    result, dec = timed(holder.decrypt, aggregate)
     mean = result / aggregate.weight
     return _ckks_record(preset, values, counts, mean, enc, ser, load, combine, dec, nbytes, len(public.serialize()))
 
@@ -97,44 +102,75 @@ def ckks_tutorial_peer(values: np.ndarray, counts: np.ndarray) -> dict[str, Any]
     enc = ser = load = combine = 0.0
     nbytes = 0
     sums: list[ts.CKKSVector] | None = None
-    for vector, weight in zip(values, weights):
-        # Chunk to the slot count ourselves: TenSEAL's own split prints to stdout.
-        chunks, t = timed(lambda: [ts.ckks_vector(public_ctx, vector[i : i + slots].tolist()) for i in range(0, vector.size, slots)])
+    for vector, weight in zip(values, weights, strict=True):
+        chunks, t = timed(_encrypt_chunks, public_ctx, vector, slots)
         enc += t
-        blobs, t = timed(lambda: [c.serialize() for c in chunks])
+        blobs, t = timed(lambda cts: [c.serialize() for c in cts], chunks)
         ser += t
         nbytes += sum(len(b) for b in blobs)
-        received, t = timed(lambda: [ts.ckks_vector_from(public_ctx, b) for b in blobs])
+        received, t = timed(lambda raw: [ts.ckks_vector_from(public_ctx, b) for b in raw], blobs)
         load += t
         start = time.perf_counter()
         scaled = [c * float(weight) for c in received]
-        sums = scaled if sums is None else [a + b for a, b in zip(sums, scaled)]
+        sums = scaled if sums is None else [a + b for a, b in zip(sums, scaled, strict=True)]
         combine += time.perf_counter() - start
     start = time.perf_counter()
     parts = [np.asarray(c.decrypt(context.secret_key())) for c in sums or []]
     mean = np.concatenate(parts) if parts else np.zeros(0)
     dec = time.perf_counter() - start
-    public_bytes = len(public_ctx.serialize(save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=True))
+    public_bytes = len(
+        public_ctx.serialize(save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=True)
+    )
     return _ckks_record("tutorial", values, counts, mean, enc, ser, load, combine, dec, nbytes, public_bytes)
 
 
-def _ckks_record(case: str, values: np.ndarray, counts: np.ndarray, mean: np.ndarray, enc: float, ser: float,
-                 load: float, combine: float, dec: float, nbytes: int, public_bytes: int) -> dict[str, Any]:
+def _encrypt_chunks(context: ts.Context, vector: np.ndarray, slots: int) -> list[ts.CKKSVector]:
+    """Chunk to the slot count ourselves: TenSEAL's own split prints a warning to stdout."""
+    return [ts.ckks_vector(context, vector[i : i + slots].tolist()) for i in range(0, vector.size, slots)]
+
+
+def _ckks_record(
+    case: str,
+    values: np.ndarray,
+    counts: np.ndarray,
+    mean: np.ndarray,
+    enc: float,
+    ser: float,
+    load: float,
+    combine: float,
+    dec: float,
+    nbytes: int,
+    public_bytes: int,
+) -> dict[str, Any]:
     clients, m = values.shape
     expected = (counts[:, None] * values).sum(axis=0) / counts.sum()
     preset = PRESETS[case]
     return {
-        "bench": "he", "scheme": "ckks", "case": case, "peer": case == "tutorial", "m": m, "clients": clients,
-        "params": {"N": preset.poly_modulus_degree, "primes": list(preset.coeff_mod_bit_sizes), "scale_bits": preset.scale_bits},
-        "encrypt_s_per_client": enc / clients, "serialize_s_per_client": ser / clients,
-        "load_s_per_client": load / clients, "combine_s": combine, "decrypt_s": dec,
-        "bytes_per_param": nbytes / clients / m, "public_context_bytes": public_bytes,
+        "bench": "he",
+        "scheme": "ckks",
+        "case": case,
+        "peer": case == "tutorial",
+        "m": m,
+        "clients": clients,
+        "params": {
+            "N": preset.poly_modulus_degree,
+            "primes": list(preset.coeff_mod_bit_sizes),
+            "scale_bits": preset.scale_bits,
+        },
+        "encrypt_s_per_client": enc / clients,
+        "serialize_s_per_client": ser / clients,
+        "load_s_per_client": load / clients,
+        "combine_s": combine,
+        "decrypt_s": dec,
+        "bytes_per_param": nbytes / clients / m,
+        "public_context_bytes": public_bytes,
         "max_abs_error": float(np.max(np.abs(mean - expected))) if m else 0.0,
     }
 
 
-def paired_encrypt_rates(public: he.PaillierPublic, peer_key: phe.PaillierPublicKey, rounds: int,
-                         peer_values: int) -> tuple[float, float]:
+def paired_encrypt_rates(
+    public: he.PaillierPublic, peer_key: phe.PaillierPublicKey, rounds: int, peer_values: int
+) -> tuple[float, float]:
     """Fastest-of-``rounds`` seconds per value for ours and for plain phe, timed alternately."""
     block = np.linspace(-1.0, 1.0, 4 * public.layout.per_plaintext)
     peer_block = [float(x) for x in block[:peer_values]]
@@ -145,8 +181,9 @@ def paired_encrypt_rates(public: he.PaillierPublic, peer_key: phe.PaillierPublic
     return ours, peer
 
 
-def paillier_cases(values: np.ndarray, counts: np.ndarray, key_bits: int, phe_slice: int,
-                   rounds: int) -> list[dict[str, Any]]:
+def paillier_cases(
+    values: np.ndarray, counts: np.ndarray, key_bits: int, phe_slice: int, rounds: int
+) -> list[dict[str, Any]]:
     """Packed (standard, fast) against plain per-value phe on a slice, scaled."""
     clients, m = values.shape
     weights = [int(w) for w in counts]
@@ -159,30 +196,44 @@ def paillier_cases(values: np.ndarray, counts: np.ndarray, key_bits: int, phe_sl
             holder = he.PaillierScheme.generate(key_bits=key_bits, bits=12, max_total_weight=64, fast_encryption=True)
         public = holder.public()
         server = he.PaillierScheme.load_public(public.serialize())
-        _, table = timed(lambda: public.encrypt(np.zeros(1)))  # one-time fixed-base table (fast path)
+        _, table = timed(public.encrypt, np.zeros(1))  # one-time fixed-base table (fast path)
         received, enc, nbytes = [], 0.0, 0
         for vector in values:
-            ct, t = timed(lambda: public.encrypt(vector))
+            ct, t = timed(public.encrypt, vector)
             enc += t
             data = ct.serialize()
             nbytes += len(data)
             received.append(server.load_ciphertext(data))
-        aggregate, combine = timed(lambda: server.aggregate(received, weights))
-        result, dec = timed(lambda: holder.decrypt(aggregate))
+        aggregate, combine = timed(server.aggregate, received, weights)
+        result, dec = timed(holder.decrypt, aggregate)
         layout = public.layout
         ours_rate, peer_rate = paired_encrypt_rates(public, peer_key, rounds, max(2, phe_slice // 10))
-        records.append({
-            "bench": "he", "scheme": "paillier", "case": "packed_fast" if fast else "packed", "peer": False,
-            "m": m, "clients": clients, "key_bits": key_bits,
-            "params": {"bits": layout.bits, "slot_bits": layout.slot_bits, "values_per_ciphertext": layout.per_plaintext,
-                       "max_total_weight": layout.max_total_weight},
-            "encrypt_s_per_param": enc / clients / m, "encrypt_s_per_client": enc / clients,
-            "one_time_setup_s": table, "combine_s": combine, "decrypt_s": dec,
-            "bytes_per_param": nbytes / clients / m,
-            "max_abs_error": float(np.max(np.abs(result / aggregate.weight - expected))),
-            "error_bound": layout.error_bound(int(aggregate.weight)) / aggregate.weight,
-            "paired": {"rounds": rounds, "encrypt_s_per_param": ours_rate, "peer_encrypt_s_per_param": peer_rate},
-        })
+        records.append(
+            {
+                "bench": "he",
+                "scheme": "paillier",
+                "case": "packed_fast" if fast else "packed",
+                "peer": False,
+                "m": m,
+                "clients": clients,
+                "key_bits": key_bits,
+                "params": {
+                    "bits": layout.bits,
+                    "slot_bits": layout.slot_bits,
+                    "values_per_ciphertext": layout.per_plaintext,
+                    "max_total_weight": layout.max_total_weight,
+                },
+                "encrypt_s_per_param": enc / clients / m,
+                "encrypt_s_per_client": enc / clients,
+                "one_time_setup_s": table,
+                "combine_s": combine,
+                "decrypt_s": dec,
+                "bytes_per_param": nbytes / clients / m,
+                "max_abs_error": float(np.max(np.abs(result / aggregate.weight - expected))),
+                "error_bound": layout.error_bound(int(aggregate.weight)) / aggregate.weight,
+                "paired": {"rounds": rounds, "encrypt_s_per_param": ours_rate, "peer_encrypt_s_per_param": peer_rate},
+            }
+        )
     records.append(phe_plain_peer(values, counts, key_bits, phe_slice))
     return records
 
@@ -195,15 +246,24 @@ def phe_plain_peer(values: np.ndarray, counts: np.ndarray, key_bits: int, width:
     encrypted, enc = timed(lambda: [[public_key.encrypt(float(x)) for x in vector[:width]] for vector in values])
     nsq_bytes = (public_key.nsquare.bit_length() + 7) // 8
     weights = [int(w) for w in counts]
-    sums, combine = timed(lambda: [sum(w * row[j] for w, row in zip(weights, encrypted)) for j in range(width)])
+    columns = list(zip(*encrypted, strict=True))  # per parameter: one ciphertext per client
+    sums, combine = timed(lambda: [sum(w * c for w, c in zip(weights, column, strict=True)) for column in columns])
     result, dec = timed(lambda: np.array([private_key.decrypt(s) for s in sums]))
     expected = (counts[:, None] * values[:, :width]).sum(axis=0)
     scale = m / width
     return {
-        "bench": "he", "scheme": "paillier", "case": "phe_plain", "peer": True, "m": m, "clients": clients,
-        "key_bits": key_bits, "timed_slice": width,
-        "encrypt_s_per_param": enc / clients / width, "encrypt_s_per_client": enc / clients * scale,
-        "combine_s": combine * scale, "decrypt_s": dec * scale,
+        "bench": "he",
+        "scheme": "paillier",
+        "case": "phe_plain",
+        "peer": True,
+        "m": m,
+        "clients": clients,
+        "key_bits": key_bits,
+        "timed_slice": width,
+        "encrypt_s_per_param": enc / clients / width,
+        "encrypt_s_per_client": enc / clients * scale,
+        "combine_s": combine * scale,
+        "decrypt_s": dec * scale,
         # One ciphertext per value; counted at its minimal fixed-width size (phe's own JSON is larger).
         "bytes_per_param": float(nsq_bytes),
         "max_abs_error": float(np.max(np.abs(result - expected) / counts.sum())) if width else 0.0,
@@ -219,8 +279,10 @@ def add_ckks_ratios(record: dict[str, Any], peer: dict[str, Any]) -> None:
         "decrypt_speedup": peer["decrypt_s"] / max(record["decrypt_s"], 1e-12),
     }
     record["target"] = _CKKS_TARGET
-    record["meets_target"] = (record["bytes_per_param"] <= _CKKS_TARGET["bytes_per_param_max"]
-                              and record["max_abs_error"] <= _CKKS_TARGET["max_abs_error_max"])
+    record["meets_target"] = (
+        record["bytes_per_param"] <= _CKKS_TARGET["bytes_per_param_max"]
+        and record["max_abs_error"] <= _CKKS_TARGET["max_abs_error_max"]
+    )
 
 
 def add_paillier_ratios(record: dict[str, Any], peer: dict[str, Any]) -> None:
@@ -228,7 +290,9 @@ def add_paillier_ratios(record: dict[str, Any], peer: dict[str, Any]) -> None:
     speedup = paired["peer_encrypt_s_per_param"] / paired["encrypt_s_per_param"]
     bytes_ratio = peer["bytes_per_param"] / record["bytes_per_param"]
     record["vs_peer"] = {
-        "peer": "phe_plain", "encrypt_speedup": speedup, "bytes_ratio": bytes_ratio,
+        "peer": "phe_plain",
+        "encrypt_speedup": speedup,
+        "bytes_ratio": bytes_ratio,
         "encrypt_speedup_wall": peer["encrypt_s_per_param"] / record["encrypt_s_per_param"],
         "combine_speedup": peer["combine_s"] / max(record["combine_s"], 1e-12),
         "decrypt_speedup": peer["decrypt_s"] / max(record["decrypt_s"], 1e-12),

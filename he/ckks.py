@@ -19,13 +19,20 @@ weights (see :mod:`he.interface`).
 from __future__ import annotations
 
 import math
-from typing import Final, Sequence
+from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 import tenseal as ts
 
 from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
-from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, PackingOverflowError, ParameterError
+from he.errors import (
+    ContextMismatchError,
+    MalformedCiphertextError,
+    MalformedKeyError,
+    PackingOverflowError,
+    ParameterError,
+)
 from he.inputs import as_update, check_weight, plan_weights
 from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
 
@@ -160,9 +167,9 @@ class CKKSPublic:
         if len(ciphertexts) == 1:  # chunks are never mutated after creation: share them
             sums = list(first.chunks)
         else:  # a + b allocates the accumulators, later terms add in place
-            sums = [a + b for a, b in zip(first.chunks, ciphertexts[1].chunks)]
+            sums = [a + b for a, b in zip(first.chunks, ciphertexts[1].chunks, strict=True)]
             for ct in ciphertexts[2:]:
-                for acc, chunk in zip(sums, ct.chunks):
+                for acc, chunk in zip(sums, ct.chunks, strict=True):
                     acc.add_(chunk)
         return CKKSCiphertext(sums, first.length, first.dtype, total, True, self.key_id)
 

@@ -114,7 +114,9 @@ def preset_for(poly_modulus_degree: int, coeff_mod_bit_sizes: tuple[int, ...], s
     """The named preset with these parameters, or a validated ``"custom"`` one."""
     for preset in PRESETS.values():
         if (preset.poly_modulus_degree, preset.coeff_mod_bit_sizes, preset.scale_bits) == (
-            poly_modulus_degree, coeff_mod_bit_sizes, scale_bits,
+            poly_modulus_degree,
+            coeff_mod_bit_sizes,
+            scale_bits,
         ):
             return preset
     return CKKSPreset("custom", poly_modulus_degree, coeff_mod_bit_sizes, scale_bits, math.nan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def plan_weights(
         raise ParameterError(f"{len(weights)} weights for {len(ciphertexts)} ciphertexts")
     to_apply: list[float | None] = []
     total = 0.0
-    for index, (ct, raw) in enumerate(zip(ciphertexts, weights)):
+    for index, (ct, raw) in enumerate(zip(ciphertexts, weights, strict=True)):
         weight = _check_weight(raw, integral, f"aggregate weight {index}")
         if ct.weighted:
             if not math.isclose(ct.weight, weight, rel_tol=1e-12, abs_tol=0.0):

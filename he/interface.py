@@ -27,7 +27,8 @@ Weighting contract, identical for both schemes:
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -65,9 +66,7 @@ class PublicScheme(Protocol):
 
     def encrypt(self, vector: np.ndarray, weight: float | None = None) -> Ciphertext: ...
 
-    def aggregate(
-        self, ciphertexts: Sequence[Ciphertext], weights: Sequence[float] | None = None
-    ) -> Ciphertext: ...
+    def aggregate(self, ciphertexts: Sequence[Ciphertext], weights: Sequence[float] | None = None) -> Ciphertext: ...
 
     def load_ciphertext(self, data: bytes) -> Ciphertext: ...
 

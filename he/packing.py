@@ -18,8 +18,9 @@ Pure integer/numpy code: no randomness, no keys.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Sequence
+from typing import Final
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class PackingLayout:
         padded = np.zeros(self.chunks_for(quantized.size) * per, dtype=np.uint64)
         padded[: quantized.size] = quantized
         shifts = np.arange(self.slot_bits, dtype=np.uint64)
-        rows = []
+        rows: list[int] = []
         for start in range(0, padded.size, _BLOCK - _BLOCK % per):
             block = padded[start : start + _BLOCK - _BLOCK % per]
             bits = ((block[:, None] >> shifts) & np.uint64(1)).astype(np.uint8)

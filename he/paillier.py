@@ -24,8 +24,9 @@ parameter; here each update is quantized and packed BatchCrypt-style
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Sequence
+from typing import Final
 
 import gmpy2
 import numpy as np
@@ -61,7 +62,14 @@ class PaillierCiphertext:
     """Packed Paillier ciphertexts (integers mod ``n^2``) of one flat vector."""
 
     def __init__(
-        self, values: list[gmpy2.mpz], length: int, dtype: np.dtype, weight: int, weighted: bool, key_id: bytes, width: int
+        self,
+        values: list[gmpy2.mpz],
+        length: int,
+        dtype: np.dtype,
+        weight: int,
+        weighted: bool,
+        key_id: bytes,
+        width: int,
     ) -> None:
         self._values = values
         self._length = length
@@ -196,12 +204,13 @@ class PaillierPublic:
         self.layout.check_headroom(int(total))
         nsquare = self._nsquare
         sums = [gmpy2.mpz(1)] * len(first.values)
-        for ct, weight in zip(ciphertexts, to_apply):
+        for ct, weight in zip(ciphertexts, to_apply, strict=True):
             if weight is None or weight == 1:
-                sums = [acc * c % nsquare for acc, c in zip(sums, ct.values)]
+                sums = [acc * c % nsquare for acc, c in zip(sums, ct.values, strict=True)]
             elif weight != 0:
                 exponent = gmpy2.mpz(int(weight))
-                sums = [acc * gmpy2.powmod(c, exponent, nsquare) % nsquare for acc, c in zip(sums, ct.values)]
+                powers = (gmpy2.powmod(c, exponent, nsquare) for c in ct.values)
+                sums = [acc * power % nsquare for acc, power in zip(sums, powers, strict=True)]
         return PaillierCiphertext(sums, first.length, first.dtype, int(total), True, self.key_id, self._width)
 
     def load_ciphertext(self, data: bytes) -> PaillierCiphertext:

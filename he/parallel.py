@@ -92,7 +92,7 @@ class ParallelEncryptor:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def __enter__(self) -> "ParallelEncryptor":
+    def __enter__(self) -> ParallelEncryptor:
         return self
 
     def __exit__(

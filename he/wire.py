@@ -19,7 +19,7 @@ from he.errors import HEError, ParameterError
 __all__ = ["Reader", "Writer", "fingerprint", "dtype_code", "dtype_from_code", "FINGERPRINT_BYTES"]
 
 FINGERPRINT_BYTES: Final = 16
-_DTYPES: Final = {0: np.dtype(np.float64), 1: np.dtype(np.float32)}
+_DTYPES: Final[dict[int, np.dtype]] = {0: np.dtype(np.float64), 1: np.dtype(np.float32)}
 
 
 def fingerprint(public_bytes: bytes) -> bytes:
@@ -34,9 +34,10 @@ def dtype_code(dtype: np.dtype) -> int:
 
 def dtype_from_code(code: int, error: type[HEError]) -> np.dtype:
     """Inverse of :func:`dtype_code`, raising ``error`` on an unknown code."""
-    if code not in _DTYPES:
+    dtype = _DTYPES.get(code)
+    if dtype is None:
         raise error(f"unknown dtype code {code}")
-    return _DTYPES[code]
+    return dtype
 
 
 class Writer:
@@ -45,23 +46,23 @@ class Writer:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
 
-    def raw(self, data: bytes) -> "Writer":
+    def raw(self, data: bytes) -> Writer:
         self._parts.append(data)
         return self
 
-    def u8(self, value: int) -> "Writer":
+    def u8(self, value: int) -> Writer:
         return self.raw(struct.pack("<B", value))
 
-    def u32(self, value: int) -> "Writer":
+    def u32(self, value: int) -> Writer:
         return self.raw(struct.pack("<I", value))
 
-    def u64(self, value: int) -> "Writer":
+    def u64(self, value: int) -> Writer:
         return self.raw(struct.pack("<Q", value))
 
-    def f64(self, value: float) -> "Writer":
+    def f64(self, value: float) -> Writer:
         return self.raw(struct.pack("<d", value))
 
-    def blob(self, data: bytes) -> "Writer":
+    def blob(self, data: bytes) -> Writer:
         """A u32 length prefix followed by the bytes."""
         if len(data) >= 2**32:
             raise ParameterError("blob larger than 4 GiB cannot be framed")

@@ -5,8 +5,8 @@ Paillier test keys are 2048-bit, the smallest size ``he`` accepts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import he
 
@@ -31,7 +31,10 @@ def ckks_case(holder: he.CKKSKeyHolder) -> SchemeCase:
     preset = public.preset
     # Clients pre-weight with normalized weights (sample count / public total).
     return SchemeCase(
-        "ckks", holder, public, preset.slots,
+        "ckks",
+        holder,
+        public,
+        preset.slots,
         lambda counts: [c / sum(counts) for c in counts],
         lambda total: 1e-5,  # measured < 7e-6 at 1000 clients for the default preset
     )
@@ -41,7 +44,10 @@ def paillier_case(holder: he.PaillierKeyHolder) -> SchemeCase:
     public = holder.public()
     layout = public.layout
     return SchemeCase(
-        "paillier", holder, public, layout.per_plaintext,
+        "paillier",
+        holder,
+        public,
+        layout.per_plaintext,
         lambda counts: list(counts),
         lambda total: layout.error_bound(int(total)) + 1e-9 * max(total, 1.0),
     )

@@ -118,7 +118,7 @@ def test_weighted_mean_of_1000_clients_within_documented_bound(name: str) -> Non
     values[:, :2] = [1.0, -1.0]  # every client at both clip bounds
     counts = rng.integers(50, 500, size=1000)
     weights = counts / counts.sum()
-    aggregate = public.aggregate([public.encrypt(v, weight=float(w)) for v, w in zip(values, weights)])
+    aggregate = public.aggregate([public.encrypt(v, weight=float(w)) for v, w in zip(values, weights, strict=True)])
     error = np.max(np.abs(holder.decrypt(aggregate) - weights @ values))
     assert error <= PRESETS[name].error_1000_clients
     assert aggregate.weight == pytest.approx(1.0)

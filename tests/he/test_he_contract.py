@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from he_cases import SchemeCase
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import he
-from he_cases import SchemeCase
 
 _SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -39,7 +39,7 @@ def test_weighted_sum_within_bound(scheme: SchemeCase, choice: int, n: int, seed
     values = _values(rng, n, length)
     counts = [int(c) for c in rng.integers(1, 10, size=n)]
     weights = scheme.weights_from_counts(counts)
-    cts = [scheme.public.encrypt(v, weight=w) for v, w in zip(values, weights)]
+    cts = [scheme.public.encrypt(v, weight=w) for v, w in zip(values, weights, strict=True)]
     server = type(scheme.public)(scheme.public.serialize())
     received = [server.load_ciphertext(ct.serialize()) for ct in cts]
     aggregate = server.aggregate(received, weights)
@@ -86,9 +86,7 @@ def test_public_side_has_no_decrypt(scheme: SchemeCase) -> None:
 
 
 def test_ciphertext_from_another_key_is_rejected(scheme: SchemeCase) -> None:
-    other = (
-        he.CKKSScheme.generate() if scheme.name == "ckks" else he.PaillierScheme.generate(key_bits=2048)
-    ).public()
+    other = (he.CKKSScheme.generate() if scheme.name == "ckks" else he.PaillierScheme.generate(key_bits=2048)).public()
     foreign = other.encrypt(np.ones(4)).serialize()
     with pytest.raises(he.ContextMismatchError):
         scheme.public.load_ciphertext(foreign)

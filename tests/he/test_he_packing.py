@@ -52,7 +52,7 @@ def test_integer_sum_of_packings_is_packing_of_weighted_sum(bits: int, weights: 
     rng = np.random.default_rng(seed)
     values = rng.uniform(-1, 1, size=(len(weights), 250))
     packed = [layout.pack(layout.quantize(v)) for v in values]
-    summed = [sum(w * p[j] for w, p in zip(weights, packed)) for j in range(len(packed[0]))]
+    summed = [sum(w * p[j] for w, p in zip(weights, packed, strict=True)) for j in range(len(packed[0]))]
     decoded = layout.dequantize(layout.unpack(summed, 250), sum(weights))
     expected = (np.asarray(weights)[:, None] * values).sum(axis=0)
     assert np.max(np.abs(decoded - expected)) <= layout.error_bound(sum(weights)) + 1e-9
