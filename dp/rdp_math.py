@@ -144,7 +144,7 @@ def rdp_to_epsilon(orders: np.ndarray, rdp: np.ndarray, delta: float) -> tuple[f
     rdp = np.asarray(rdp, dtype=float)
     if delta == 0:
         return math.inf, math.nan
-    if delta >= 1:
+    if delta >= 1 or not np.any(rdp):  # no leakage at all
         return 0.0, math.nan
     with np.errstate(invalid="ignore", over="ignore"):
         eps = rdp + np.log1p(-1 / orders) - (math.log(delta) + np.log(orders)) / (orders - 1)
