@@ -31,13 +31,18 @@ def _log_binom(alpha: float, k: np.ndarray) -> np.ndarray:
 
 def _log_a_int(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
     """log A_alpha of the sampled Gaussian for integer orders (Mironov, Talwar, Zhang 2019, Sec. 3.3),
-    all orders at once: row n sums k = 0..alphas[n]."""
-    k = np.arange(int(alphas.max()) + 1, dtype=float)[None, :]
-    a = alphas[:, None]
-    with np.errstate(invalid="ignore"):
-        terms = (gammaln(a + 1) - gammaln(k + 1) - gammaln(np.maximum(a - k, 0) + 1) + k * math.log(q)
-                 + (a - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2))
-    return logsumexp(np.where(k <= a, terms, -np.inf), axis=1)
+    vectorized over orders grouped by power-of-two size: row n sums k = 0..alphas[n]."""
+    out = np.empty_like(alphas)
+    size = np.ceil(np.log2(alphas)).astype(int)
+    for b in np.unique(size):
+        rows = size == b
+        a = alphas[rows][:, None]
+        k = np.arange((1 << int(b)) + 1, dtype=float)[None, :]
+        with np.errstate(invalid="ignore"):
+            terms = (gammaln(a + 1) - gammaln(k + 1) - gammaln(np.maximum(a - k, 0) + 1) + k * math.log(q)
+                     + (a - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2))
+        out[rows] = logsumexp(np.where(k <= a, terms, -np.inf), axis=1)
+    return out
 
 
 def _log_a_frac(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
