@@ -121,9 +121,9 @@ def test_ddg_encodes_100k_parameters_under_a_second() -> None:
 
     mech = _ddg(dimension=100000, expected_clients=15)
     x = np.random.default_rng(0).normal(size=100000) * 0.001
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: robust to other load on the shared box
     mech.encode(x)
-    assert time.perf_counter() - t < 1.5  # ~0.3 s on an idle core; slack for a shared machine
+    assert time.process_time() - t < 1.0  # ~0.3 s measured
 
 
 def test_central_gaussian_mechanism() -> None:

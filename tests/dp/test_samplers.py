@@ -102,6 +102,6 @@ def test_no_non_cryptographic_randomness_in_dp() -> None:
 def test_hundred_thousand_samples_under_a_second() -> None:
     import time
 
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: robust to other load on the shared box
     dp.discrete_gaussian(CsprngSource(), Fraction(40000**2), 100000)
-    assert time.perf_counter() - t < 1.5  # ~0.5 s on an idle core; slack for a shared machine
+    assert time.process_time() - t < 1.0  # ~0.2 s measured
