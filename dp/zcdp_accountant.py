@@ -59,12 +59,12 @@ class ZcdpAccountant(Accountant):
         if math.isinf(rho) or delta == 0:
             return math.inf
 
-        def eps(a: float) -> float:
+        def eps(t: float) -> float:  # the converted curve at order a = 1 + e^t
+            a = 1 + math.exp(t)
             return xi + rho * a + math.log1p(-1 / a) - (math.log(delta) + math.log(a)) / (a - 1)
 
-        guess = 1 + math.sqrt(math.log(1 / delta) / max(rho, 1e-300))
-        res = minimize_scalar(lambda t: eps(1 + math.exp(t)), bracket=(math.log(guess - 1) - 1, math.log(guess - 1) + 1))
-        return max(0.0, min(float(res.fun), eps(guess)))
+        res = minimize_scalar(eps, bounds=(-20, 20), method="bounded")
+        return max(0.0, float(res.fun))
 
     def delta(self, epsilon: float) -> float:
         """Upper bound on delta at ``epsilon``."""
