@@ -207,7 +207,7 @@ def paillier_cases(
         aggregate, combine = timed(server.aggregate, received, weights)
         result, dec = timed(holder.decrypt, aggregate)
         layout = public.layout
-        ours_rate, peer_rate = paired_encrypt_rates(public, peer_key, rounds, max(2, phe_slice // 10))
+        ours_rate, peer_rate = paired_encrypt_rates(public, peer_key, rounds, max(2, phe_slice // 5))
         records.append(
             {
                 "bench": "he",
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     clients = args.clients or (3 if args.quick else 10)
     ckks_sizes = [3000] if args.quick else [100_000, 1_000_000]
-    paillier_m, phe_slice, rounds = (300, 5, 1) if args.quick else (100_000, 100, 5)
+    paillier_m, phe_slice, rounds = (300, 5, 1) if args.quick else (100_000, 100, 7)
     if args.only in (None, "ckks"):
         for m in ckks_sizes:
             values, counts = workload(m, clients, args.seed)
