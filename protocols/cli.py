@@ -3,7 +3,7 @@
 Subcommands:
   train    run FedAvg with a chosen protection backend (and DP), print a table
            against the plaintext run, write history.json and history.png
-  account  epsilon of DP-FedAvg for given noise, sampling rate and rounds
+  account  epsilon of DP-FedAvg for a noise multiplier, or the noise for an epsilon
 
 Bad arguments end with one line on stderr and exit code 2, never a traceback.
 """
@@ -12,27 +12,30 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import torch
 from tqdm import tqdm
 
-from secagg import ProtocolError
-
+import dp
 from he.errors import HEError
-from protocols.aggregators.base import DropStage, PlainAggregator
+from protocols.aggregators.base import DropStage, PlainAggregator, SecureAggregator
 from protocols.backends import BACKENDS, BackendOptions, build_aggregator
-from protocols.datasets import DATASETS, load_federated
+from protocols.datasets import DATASETS, FederatedDataset, load_federated
+from protocols.dpfedavg import DP_MODES, build_privacy
 from protocols.fedavg import FedAvgConfig, run_fedavg
+from protocols.flatten import Layout
 from protocols.history import History, RoundRecord
 from protocols.local import LocalConfig
 from protocols.models import MODELS, build_model
-from protocols.privacy import NoPrivacy
+from protocols.privacy import NoPrivacy, Privacy
 from protocols.report import plot, summary, table
+from secagg import ProtocolError
 
 EXIT_USAGE = 2
+SETUP_ERRORS = (ValueError, OSError, ProtocolError, HEError, dp.DPError)
 
 
 class UsageError(Exception):
@@ -51,12 +54,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _stage(text: str) -> DropStage:
     try:
         return DropStage[text.upper()]
     except KeyError:
         names = ", ".join(s.name.lower() for s in DropStage)
         raise argparse.ArgumentTypeError(f"unknown stage {text!r}; choose one of {names}") from None
+
+
+def _add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--epsilon", type=_positive_float, default=None,
+                        help="target epsilon (DP on; noise calibrated to meet it)")
+    target.add_argument("--noise", type=_positive_float, default=None,
+                        help="noise multiplier (DP on; epsilon reported)")
+    parser.add_argument("--delta", type=float, default=1e-5)
+    parser.add_argument("--accountant", choices=sorted(dp.ACCOUNTANTS), default="rdp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clients", type=_positive_int, default=10)
     train.add_argument("--clients-per-round", type=_positive_int, default=None,
                        help="clients sampled per round (default: all)")
+    train.add_argument("--sampling", choices=("fixed", "poisson"), default=None,
+                       help="client sampling (default: poisson with DP, else fixed)")
     train.add_argument("--rounds", type=_positive_int, default=10)
-    train.add_argument("--alpha", type=float, default=None,
+    train.add_argument("--alpha", type=_positive_float, default=None,
                        help="Dirichlet non-IID split (default: IID)")
     train.add_argument("--local-epochs", type=_positive_int, default=1)
     train.add_argument("--batch-size", type=_positive_int, default=16)
-    train.add_argument("--lr", type=float, default=0.1, help="client learning rate")
+    train.add_argument("--lr", type=_positive_float, default=0.1, help="client learning rate")
     train.add_argument("--server-lr", type=float, default=1.0)
     train.add_argument("--server-momentum", type=float, default=0.0)
     train.add_argument("--dropout", type=float, default=0.0,
@@ -84,19 +106,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threshold", type=_positive_int, default=None,
                        help="secure aggregation threshold (default: the protocol's)")
     train.add_argument("--degree", type=_positive_int, default=None,
-                       help="SecAgg+ neighbour degree (default: chosen from n)")
+                       help="SecAgg+ neighbour degree (default: about 2 log2 n)")
     train.add_argument("--modulus-bits", type=int, default=32)
     train.add_argument("--active", action="store_true", help="active-server SecAgg setting")
-    train.add_argument("--value-clip", type=float, default=None,
+    train.add_argument("--value-clip", type=_positive_float, default=None,
                        help="per-coordinate clip of the encoding (default: 4 SecAgg, 1 HE)")
+    _add_privacy_arguments(train)
+    train.add_argument("--dp", choices=DP_MODES, default=None,
+                       help="noise placement (default: distributed on secagg/secagg+, else central)")
+    train.add_argument("--clip", type=_positive_float, default=0.25,
+                       help="DP per-client L2 clip of the update")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, default=Path("runs/latest"))
     train.add_argument("--no-baseline", action="store_true",
                        help="skip the plaintext FedAvg run used for comparison")
+    account = sub.add_parser("account", help="DP-FedAvg epsilon, or the noise for a target")
+    _add_privacy_arguments(account)
+    account.add_argument("--rounds", type=_positive_int, required=True)
+    account.add_argument("--clients", type=_positive_int, required=True)
+    account.add_argument("--clients-per-round", type=_positive_int, default=None)
     return parser
 
 
-def _progress(total: int, label: str) -> tuple[tqdm, object]:
+def _progress(total: int, label: str) -> tuple[tqdm, Callable[[RoundRecord], None]]:
     bar = tqdm(total=total, desc=label, unit="round", file=sys.stderr, leave=True)
 
     def on_round(record: RoundRecord) -> None:
@@ -107,28 +139,58 @@ def _progress(total: int, label: str) -> tuple[tqdm, object]:
     return bar, on_round
 
 
+def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, SecureAggregator,
+                                               Privacy]:
+    """Everything validated before round 1: data, config, privacy, aggregator."""
+    data = load_federated(args.dataset, args.clients, alpha=args.alpha, seed=args.seed)
+    private = args.epsilon is not None or args.noise is not None
+    if args.dp is not None and not private:
+        raise UsageError("--dp needs --epsilon or --noise")
+    per_round = min(args.clients_per_round or args.clients, args.clients)
+    sampling = args.sampling or ("poisson" if private else "fixed")
+    config = FedAvgConfig(
+        rounds=args.rounds, clients_per_round=per_round,
+        local=LocalConfig(epochs=args.local_epochs, batch_size=args.batch_size, lr=args.lr),
+        server_lr=args.server_lr, server_momentum=args.server_momentum, dropout=args.dropout,
+        drop_stage=args.drop_stage, sampling=sampling, seed=args.seed,
+    )
+    # Poisson sampling may draw more than clients_per_round: size the protocols for everyone.
+    capacity = per_round if sampling == "fixed" else args.clients
+    privacy: Privacy = NoPrivacy()
+    codec = None
+    if private:
+        mode = args.dp or ("distributed" if args.backend.startswith("secagg") else "central")
+        model = build_model(args.model, data.num_features, data.num_classes)
+        dropped = 0 if args.drop_stage.update_sent else round(args.dropout * per_round)
+        rate = per_round / args.clients if sampling == "poisson" or per_round == args.clients \
+            else None
+        if rate is None:
+            raise UsageError("DP needs --sampling poisson when sampling a subset of clients")
+        dp_privacy = build_privacy(
+            mode, epsilon=args.epsilon, noise=args.noise, l2_clip=args.clip, delta=args.delta,
+            rounds=args.rounds, sample_rate=rate, dimension=Layout.of(model.state_dict()).size,
+            expected_clients=max(1, per_round - dropped), modulus_bits=args.modulus_bits,
+            accountant=args.accountant,
+        )
+        codec = getattr(dp_privacy, "codec", None)
+        privacy = dp_privacy
+    options = BackendOptions(
+        clients_per_round=capacity, threshold=args.threshold, degree=args.degree,
+        modulus_bits=args.modulus_bits, active=args.active, clip=args.value_clip, codec=codec,
+        protect_weights=not private,
+    )
+    return data, config, build_aggregator(args.backend, options), privacy
+
+
 def _train(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     try:
-        data = load_federated(args.dataset, args.clients, alpha=args.alpha, seed=args.seed)
-        per_round = min(args.clients_per_round or args.clients, args.clients)
-        config = FedAvgConfig(
-            rounds=args.rounds, clients_per_round=per_round,
-            local=LocalConfig(epochs=args.local_epochs, batch_size=args.batch_size, lr=args.lr),
-            server_lr=args.server_lr, server_momentum=args.server_momentum,
-            dropout=args.dropout, drop_stage=args.drop_stage, seed=args.seed,
-        )
-        options = BackendOptions(
-            clients_per_round=per_round, threshold=args.threshold, degree=args.degree,
-            modulus_bits=args.modulus_bits, active=args.active, clip=args.value_clip,
-        )
-        aggregator = build_aggregator(args.backend, options)
-        privacy = NoPrivacy()
+        data, config, aggregator, privacy = _setup(args)
         args.out.mkdir(parents=True, exist_ok=True)
-    except (ValueError, OSError, ProtocolError, HEError) as exc:
+    except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from exc
 
-    def run(agg, priv, label: str) -> History:
+    def run(agg: SecureAggregator, priv: Privacy, label: str) -> History:
         model = build_model(args.model, data.num_features, data.num_classes, seed=args.seed)
         bar, on_round = _progress(args.rounds, label)
         with bar:
@@ -137,7 +199,6 @@ def _train(args: argparse.Namespace) -> int:
 
     baseline = None if args.no_baseline else run(PlainAggregator(), NoPrivacy(), "plaintext")
     history = run(aggregator, privacy, args.backend)
-    history.config["delta"] = getattr(privacy, "delta", None)
     history.write_json(args.out / "history.json")
     if baseline is not None:
         baseline.write_json(args.out / "baseline.json")
@@ -148,12 +209,33 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _account(args: argparse.Namespace) -> int:
+    per_round = min(args.clients_per_round or args.clients, args.clients)
+    rate = per_round / args.clients
+    try:
+        if args.noise is not None:
+            eps = dp.dpsgd_epsilon(args.noise, rate, args.rounds, args.delta, args.accountant)
+            print(f"epsilon {eps:.4f} at delta {args.delta} after {args.rounds} rounds "
+                  f"(noise multiplier {args.noise}, client sampling rate {rate:.4g}, "
+                  f"{args.accountant})")
+        elif args.epsilon is not None:
+            noise = dp.calibrate(args.epsilon, args.delta, rate, args.rounds, args.accountant)
+            print(f"noise multiplier {noise:.4f} meets epsilon {args.epsilon} at delta "
+                  f"{args.delta} after {args.rounds} rounds (client sampling rate {rate:.4g}, "
+                  f"{args.accountant})")
+        else:
+            raise UsageError("account needs --noise or --epsilon")
+    except (ValueError, dp.DPError) as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m protocols` and the `fedsecure` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"train": _train}[args.command](args)
+        return {"train": _train, "account": _account}[args.command](args)
     except UsageError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,6 +7,10 @@ Optional server learning rate and momentum follow FedAvgM (Hsu, Qi and Brown
 2019, Sec. 3). Aggregation goes through any `SecureAggregator`, and the
 privacy side through any `Privacy`; the loop branches on neither.
 
+Client sampling is either a fixed-size uniform subset (McMahan et al. 2017)
+or Poisson, each client independently with q = clients_per_round / N, as
+DP-FedAvg's accounting assumes (McMahan et al., ICLR 2018, Sec. 2).
+
 Dropouts: each round a fraction of the sampled clients drops at a chosen
 protocol stage. A round whose aggregator aborts (too few survivors for its
 threshold) is recorded as skipped and leaves the model unchanged.
@@ -40,6 +44,7 @@ class FedAvgConfig:
     server_momentum: float = 0.0
     dropout: float = 0.0
     drop_stage: DropStage = DropStage.MASKED_INPUT
+    sampling: str = "fixed"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -51,6 +56,8 @@ class FedAvgConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.server_lr > 0 or not 0.0 <= self.server_momentum < 1.0:
             raise ValueError("server_lr must be > 0 and server_momentum in [0, 1)")
+        if self.sampling not in ("fixed", "poisson"):
+            raise ValueError(f"sampling must be 'fixed' or 'poisson', got {self.sampling!r}")
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -93,6 +100,9 @@ class FedAvg:
         self._population = sorted(data.clients)
         self._per_round = min(config.clients_per_round or len(self._population),
                               len(self._population))
+        rate = self._per_round / len(self._population)
+        self.sample_rate = (rate if config.sampling == "poisson" or rate == 1.0 else None)
+        self.privacy.check(self.sample_rate)
         self._accuracy, _ = self._evaluate()
         self._epsilon: float | None = None
         self.history = History(
@@ -100,6 +110,7 @@ class FedAvg:
                 **config.as_dict(),
                 "aggregator": aggregator.name,
                 "privacy": self.privacy.name,
+                "privacy_params": self.privacy.describe(),
                 "dataset": data.name,
                 "clients": len(self._population),
                 "parameters": self.layout.size,
@@ -111,12 +122,18 @@ class FedAvg:
         return evaluate(self.model, self.weights, self.layout,
                         self.data.test_features, self.data.test_labels)
 
+    def _sample(self) -> list[int]:
+        if self.config.sampling == "poisson":
+            keep = self._rng.random(len(self._population)) < self._per_round / len(self._population)
+            return [c for c, k in zip(self._population, keep, strict=True) if k]
+        chosen = self._rng.choice(self._population, size=self._per_round, replace=False)
+        return sorted(int(c) for c in chosen)
+
     def step(self) -> RoundRecord:
         """Sample, train locally, aggregate (with dropouts), update; record the round."""
         config, privacy, rng = self.config, self.privacy, self._rng
         round_start = time.perf_counter()
-        sampled = sorted(int(c) for c in rng.choice(self._population, size=self._per_round,
-                                                    replace=False))
+        sampled = self._sample()
         drops = drop_plan(sampled, config.dropout, config.drop_stage, rng)
         seeds = rng.integers(0, 2**63 - 1, size=len(sampled))
         updates = {
@@ -129,6 +146,8 @@ class FedAvg:
         common = {"round": len(self.history.rounds) + 1, "sampled": sampled,
                   "dropped": {c: s.name for c, s in drops.items()}}
         try:
+            if not sampled:
+                raise AggregationAborted("no client was sampled this round")
             outcome = self.aggregator.aggregate(updates, client_weights, drops)
         except AggregationAborted as exc:
             seconds["round"] = time.perf_counter() - round_start
@@ -138,8 +157,8 @@ class FedAvg:
                 bytes_down_per_client=0.0, seconds=seconds,
             )
         else:
-            step = privacy.release(outcome, len(sampled))
-            self._epsilon = privacy.account(outcome, len(sampled), len(self._population))
+            step = privacy.release(outcome)
+            self._epsilon = privacy.account(outcome, self.sample_rate or 1.0)
             self._velocity = config.server_momentum * self._velocity + step
             self.weights = self.weights + config.server_lr * self._velocity
             seconds.update({f"agg.{k}": v for k, v in outcome.cost.seconds.items()})

@@ -2,7 +2,7 @@
 
 `NoPrivacy` is plain FedAvg (weights are sample counts, nothing clipped,
 nothing noised). The DP-FedAvg mechanisms (McMahan et al., ICLR 2018) live in
-`protocols.dpfedavg` and implement the same four calls.
+`protocols.dpfedavg` and implement the same calls.
 """
 
 from __future__ import annotations
@@ -15,9 +15,21 @@ from protocols.aggregators.base import AggregationOutcome
 
 
 class Privacy(Protocol):
-    """The privacy side of a FedAvg round, called in this order by the driver."""
+    """The privacy side of a FedAvg run, called by the driver in this order."""
 
     name: str
+
+    def describe(self) -> dict[str, object]:
+        """Parameters worth recording in the history (clip, noise, delta, ...)."""
+        ...
+
+    def check(self, sample_rate: float | None) -> None:
+        """Before round 1: refuse a client-sampling scheme it cannot account.
+
+        `sample_rate` is q for Poisson client sampling, 1.0 when every client
+        takes part every round, None for fixed-size sampling of a subset.
+        """
+        ...
 
     def client_weight(self, samples: int) -> float:
         """The weight a client with `samples` examples carries in the mean."""
@@ -27,11 +39,11 @@ class Privacy(Protocol):
         """Client side, before protection: e.g. clip to the L2 bound."""
         ...
 
-    def release(self, outcome: AggregationOutcome, sampled: int) -> np.ndarray:
+    def release(self, outcome: AggregationOutcome) -> np.ndarray:
         """Server side: the mean update to apply (central noise is added here)."""
         ...
 
-    def account(self, outcome: AggregationOutcome, sampled: int, population: int) -> float | None:
+    def account(self, outcome: AggregationOutcome, sample_rate: float) -> float | None:
         """Record one released round; return epsilon spent so far (None: no DP)."""
         ...
 
@@ -41,14 +53,20 @@ class NoPrivacy:
 
     name = "none"
 
+    def describe(self) -> dict[str, object]:
+        return {}
+
+    def check(self, sample_rate: float | None) -> None:
+        return None
+
     def client_weight(self, samples: int) -> float:
         return float(samples)
 
     def prepare(self, update: np.ndarray) -> np.ndarray:
         return update
 
-    def release(self, outcome: AggregationOutcome, sampled: int) -> np.ndarray:
+    def release(self, outcome: AggregationOutcome) -> np.ndarray:
         return outcome.mean
 
-    def account(self, outcome: AggregationOutcome, sampled: int, population: int) -> float | None:
+    def account(self, outcome: AggregationOutcome, sample_rate: float) -> float | None:
         return None

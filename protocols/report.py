@@ -53,8 +53,10 @@ def summary(history: History, baseline: History | None) -> str:
         parts.append(f"plaintext FedAvg {100 * baseline.final_accuracy:.2f}% "
                      f"({delta:+.2f} points)")
     if history.final_epsilon is not None:
-        parts.append(f"epsilon {history.final_epsilon:.3f} at delta "
-                     f"{history.config.get('delta')}")
+        params = history.config.get("privacy_params", {})
+        parts.append(f"epsilon {history.final_epsilon:.3f} at delta {params.get('delta')} "
+                     f"(noise multiplier {params.get('noise_multiplier', 0):.3f}, "
+                     f"L2 clip {params.get('l2_clip')})")
     if done:
         up = sum(r.bytes_up_per_client for r in done) / len(done)
         sec = sum(r.seconds["round"] for r in done) / len(done)

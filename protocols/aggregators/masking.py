@@ -32,6 +32,8 @@ from protocols.aggregators.weighting import client_vector, weight_scale, weighte
 class Codec(Protocol):
     """Float vector <-> Z_{2^k} words, with a decoder for sums of encodings."""
 
+    modulus_bits: int
+
     def encode(self, values: np.ndarray) -> np.ndarray: ...
 
     def decode_sum(self, total: np.ndarray) -> np.ndarray: ...
@@ -84,6 +86,10 @@ class SecAggAggregator:
         self.max_clients = max_clients
         self.modulus_bits = modulus_bits
         self.codec: Codec = codec or secagg.FixedPointCodec(clip, max_clients, modulus_bits)
+        if self.codec.modulus_bits != modulus_bits:
+            raise AggregationError(
+                f"codec works mod 2^{self.codec.modulus_bits}, the protocol mod 2^{modulus_bits}"
+            )
         self.weight_bound = weight_bound
         self.protect_weights = protect_weights
 

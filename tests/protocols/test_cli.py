@@ -30,6 +30,18 @@ BAD = [
     (["train", "--drop-stage", "lunch"], "unknown stage"),
     (["train", "--alpha", "-1"], "alpha"),
     (["train", "--clients", "1000"], "too few"),
+    (["train", "--backend", "secagg", "--threshold", "11"], "threshold 11 exceeds"),
+    (["train", "--backend", "secagg+", "--degree", "12"], "degree"),
+    (["train", "--backend", "secagg", "--modulus-bits", "4"], "cannot fit in 4 bits"),
+    (["train", "--backend", "ckks", "--value-clip", "5"], "clip"),
+    (["train", "--backend", "secagg+", "--epsilon", "1", "--modulus-bits", "5"], "cannot be met"),
+    (["train", "--epsilon", "1e-7"], "meets the target"),
+    (["train", "--epsilon", "1", "--noise", "1"], "not allowed with"),
+    (["train", "--dp", "central"], "needs --epsilon or --noise"),
+    (["train", "--noise", "1", "--clients-per-round", "5", "--sampling", "fixed"], "poisson"),
+    (["train", "--backend", "ckks", "--dp", "distributed", "--noise", "1"], "masking backend"),
+    (["account", "--rounds", "10", "--clients", "10"], "needs --noise or --epsilon"),
+    (["account", "--rounds", "10", "--clients", "10", "--noise", "1", "--delta", "2"], "delta"),
     (["bogus"], "invalid choice"),
 ]
 
@@ -53,3 +65,26 @@ def test_module_entry_point_reports_without_traceback() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_account_subcommand(capsys: pytest.CaptureFixture) -> None:
+    import dp
+
+    assert main(["account", "--noise", "1.1", "--rounds", "100", "--clients", "1000",
+                 "--clients-per-round", "50"]) == 0
+    expected = dp.dpsgd_epsilon(1.1, 0.05, 100, 1e-5)
+    assert f"epsilon {expected:.4f}" in capsys.readouterr().out
+    assert main(["account", "--epsilon", "8", "--rounds", "10", "--clients", "10"]) == 0
+    noise = float(capsys.readouterr().out.split()[2])
+    assert dp.dpsgd_epsilon(noise, 1.0, 10, 1e-5) <= 8.0
+
+
+def test_dp_train_reports_epsilon(tmp_path: Path) -> None:
+    code = main(["train", "--backend", "secagg+", "--clients", "6", "--rounds", "2",
+                 "--dropout", "0.2", "--epsilon", "5", "--modulus-bits", "24",
+                 "--no-baseline", "--out", str(tmp_path)])
+    assert code == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["config"]["privacy"] == "distributed-dp"
+    epsilons = [r["epsilon"] for r in history["rounds"]]
+    assert 0 < epsilons[0] < epsilons[1] <= 5.0

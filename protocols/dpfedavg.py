@@ -1,0 +1,175 @@
+"""DP-FedAvg (McMahan, Ramage, Talwar, Zhang, ICLR 2018) on top of any aggregator.
+
+User-level DP: each client's update is clipped to L2 norm `l2_clip`, every
+client carries the same weight (w_k = 1, so one client moves the sum by at
+most the clip and no sample count is released), and the mean is the noisy
+sum over the number of included clients, which secure aggregation reveals
+anyway. The noise is either
+
+* central (`CentralDP`): the server adds exact discrete Gaussian noise on a
+  fine lattice to the unprotected sum (`dp.GaussianMechanism`), any backend;
+* distributed (`DistributedDP`): each client adds its share of discrete
+  Gaussian noise to its rotated, integerized update before SecAgg
+  (`dp.DistributedDiscreteGaussian`, Kairouz, Liu, Steinke, ICML 2021); its
+  encoder/decoder replaces SecAgg's fixed-point codec, and only the
+  survivors' noise is counted in the accounting.
+
+After every released round the mechanism's event (Poisson-sampled at the
+client sampling rate) is composed into a `dp` accountant and epsilon at
+`delta` is reported; aborted rounds release nothing and cost nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+import dp
+from protocols.aggregators.base import AggregationOutcome
+
+
+class _DPFedAvg(ABC):
+    """What both noise placements share: equal weights, clipping, accounting."""
+
+    name = "dp"
+
+    mechanism: dp.GaussianMechanism | dp.DistributedDiscreteGaussian
+
+    def __init__(self, l2_clip: float, delta: float, accountant: str) -> None:
+        if not 0.0 < delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {delta}")
+        self.l2_clip = l2_clip
+        self.delta = delta
+        self.accountant = dp.make_accountant(accountant)
+        self.events: list[dp.Event] = []
+
+    def describe(self) -> dict[str, object]:
+        return {"l2_clip": self.l2_clip, "delta": self.delta,
+                "noise_multiplier": self.mechanism.noise_multiplier,
+                "accountant": type(self.accountant).__name__}
+
+    def check(self, sample_rate: float | None) -> None:
+        if sample_rate is None:
+            raise ValueError(
+                "DP-FedAvg accounting needs Poisson client sampling or every client in every round"
+            )
+
+    def client_weight(self, samples: int) -> float:
+        return 1.0
+
+    def prepare(self, update: np.ndarray) -> np.ndarray:
+        return dp.clip_l2(update, self.l2_clip)
+
+    @abstractmethod
+    def release(self, outcome: AggregationOutcome) -> np.ndarray: ...
+
+    @abstractmethod
+    def _event(self, outcome: AggregationOutcome, sample_rate: float) -> dp.Event: ...
+
+    def account(self, outcome: AggregationOutcome, sample_rate: float) -> float:
+        event = self._event(outcome, sample_rate)
+        self.events.append(event)
+        self.accountant.compose(event)
+        return self.accountant.epsilon(self.delta)
+
+
+class CentralDP(_DPFedAvg):
+    """Central discrete Gaussian noise added by the server to the sum of clipped updates."""
+
+    name = "central-dp"
+
+    def __init__(
+        self, mechanism: dp.GaussianMechanism, delta: float, accountant: str = "rdp"
+    ) -> None:
+        super().__init__(mechanism.l2_clip, delta, accountant)
+        self.mechanism = mechanism
+
+    @classmethod
+    def calibrated(
+        cls, target_epsilon: float, delta: float, rounds: int, sample_rate: float,
+        l2_clip: float, dimension: int, accountant: str = "rdp",
+    ) -> CentralDP:
+        """The smallest noise meeting (target_epsilon, delta) after `rounds` released rounds."""
+
+        def epsilon_of(noise: float) -> float:
+            event = dp.GaussianMechanism(l2_clip, noise, dimension).round_event(sample_rate)
+            return dp.make_accountant(accountant).compose(event, rounds).epsilon(delta)
+
+        noise = dp.calibrate_noise(epsilon_of, target_epsilon)
+        return cls(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
+
+    def release(self, outcome: AggregationOutcome) -> np.ndarray:
+        total = outcome.mean * outcome.total_weight
+        return self.mechanism.add_noise(total) / outcome.total_weight
+
+    def _event(self, outcome: AggregationOutcome, sample_rate: float) -> dp.Event:
+        return self.mechanism.round_event(sample_rate)
+
+
+class DistributedDP(_DPFedAvg):
+    """Distributed discrete Gaussian: clients noise their own encodings before SecAgg.
+
+    Pass `codec` to `SecAggAggregator(..., codec=..., protect_weights=False)`.
+    """
+
+    name = "distributed-dp"
+
+    def __init__(
+        self, mechanism: dp.DistributedDiscreteGaussian, delta: float, accountant: str = "rdp"
+    ) -> None:
+        super().__init__(mechanism.l2_clip, delta, accountant)
+        self.mechanism = mechanism
+
+    @classmethod
+    def calibrated(
+        cls, target_epsilon: float, delta: float, rounds: int, sample_rate: float,
+        l2_clip: float, dimension: int, expected_clients: int, modulus_bits: int,
+        accountant: str = "rdp",
+    ) -> DistributedDP:
+        """Noise split over `expected_clients` survivors, meeting the target after `rounds`.
+
+        Raises `dp.CalibrationError` when the bit width cannot meet the target.
+        """
+        mechanism = dp.DistributedDiscreteGaussian.calibrate(
+            target_epsilon, delta, rounds, sample_rate, modulus_bits, l2_clip, dimension,
+            expected_clients, secrets.token_bytes(32),
+        )
+        return cls(mechanism, delta, accountant)
+
+    @property
+    def codec(self) -> dp.DistributedDiscreteGaussian:
+        return self.mechanism
+
+    def release(self, outcome: AggregationOutcome) -> np.ndarray:
+        return outcome.mean
+
+    def _event(self, outcome: AggregationOutcome, sample_rate: float) -> dp.Event:
+        return self.mechanism.round_event(sample_rate, contributing_clients=len(outcome.included))
+
+
+DP_MODES = ("central", "distributed")
+
+
+def build_privacy(
+    mode: str, *, epsilon: float | None, noise: float | None, l2_clip: float, delta: float,
+    rounds: int, sample_rate: float, dimension: int, expected_clients: int, modulus_bits: int,
+    accountant: str = "rdp",
+) -> CentralDP | DistributedDP:
+    """DP-FedAvg with `mode` noise, from a target epsilon (calibrated) or a noise multiplier."""
+    if (epsilon is None) == (noise is None):
+        raise ValueError("give exactly one of a target epsilon or a noise multiplier")
+    if mode == "central":
+        if epsilon is not None:
+            return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
+                                        accountant)
+        return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
+    if mode == "distributed":
+        if epsilon is not None:
+            return DistributedDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
+                                            expected_clients, modulus_bits, accountant)
+        mechanism = dp.DistributedDiscreteGaussian(l2_clip, noise, modulus_bits, dimension,
+                                                   expected_clients, secrets.token_bytes(32))
+        return DistributedDP(mechanism, delta, accountant)
+    raise ValueError(f"unknown DP mode {mode!r}; choose one of {', '.join(DP_MODES)}")
