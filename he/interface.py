@@ -28,11 +28,11 @@ Weighting contract, identical for both schemes:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Ciphertext", "PublicScheme", "KeyHolder"]
+__all__ = ["Ciphertext", "PublicScheme", "KeyHolder", "CT"]
 
 
 @runtime_checkable
@@ -58,23 +58,27 @@ class Ciphertext(Protocol):
     def serialize(self) -> bytes: ...
 
 
+#: The ciphertext type of one scheme (each scheme only combines its own).
+CT = TypeVar("CT", bound=Ciphertext)
+
+
 @runtime_checkable
-class PublicScheme(Protocol):
+class PublicScheme(Protocol[CT]):
     """Public side: encryption for clients, combination for the server."""
 
     def serialize(self) -> bytes: ...
 
-    def encrypt(self, vector: np.ndarray, weight: float | None = None) -> Ciphertext: ...
+    def encrypt(self, vector: np.ndarray, weight: float | None = None) -> CT: ...
 
-    def aggregate(self, ciphertexts: Sequence[Ciphertext], weights: Sequence[float] | None = None) -> Ciphertext: ...
+    def aggregate(self, ciphertexts: Sequence[CT], weights: Sequence[float] | None = None) -> CT: ...
 
-    def load_ciphertext(self, data: bytes) -> Ciphertext: ...
+    def load_ciphertext(self, data: bytes) -> CT: ...
 
 
 @runtime_checkable
-class KeyHolder(Protocol):
+class KeyHolder(Protocol[CT]):
     """Owner of the secret key."""
 
-    def public(self) -> PublicScheme: ...
+    def public(self) -> PublicScheme[CT]: ...
 
-    def decrypt(self, ciphertext: Ciphertext) -> np.ndarray: ...
+    def decrypt(self, ciphertext: CT) -> np.ndarray: ...

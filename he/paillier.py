@@ -158,12 +158,12 @@ class PaillierPublic:
     def serialize(self) -> bytes:
         return self._bytes
 
-    def encrypt(self, vector: np.ndarray, weight: int | None = None) -> PaillierCiphertext:
-        """Clip, quantize (times an optional integer ``weight``), pack and encrypt."""
+    def encrypt(self, vector: np.ndarray, weight: float | None = None) -> PaillierCiphertext:
+        """Clip, quantize (times an optional integer-valued ``weight``), pack and encrypt."""
         packed = self.pack(vector, weight)
         return self.ciphertext(packed, [self.encrypt_int(p) for p in packed.plaintexts])
 
-    def pack(self, vector: np.ndarray, weight: int | None = None) -> PackedUpdate:
+    def pack(self, vector: np.ndarray, weight: float | None = None) -> PackedUpdate:
         """The plaintext half of :meth:`encrypt`: clip, quantize, weight and pack."""
         values, dtype = as_update(vector, self.layout.clip)
         declared = weight is not None
@@ -196,7 +196,7 @@ class PaillierPublic:
         return (1 + self._n * plaintext) * self._randomizer.sample() % self._nsquare
 
     def aggregate(
-        self, ciphertexts: Sequence[PaillierCiphertext], weights: Sequence[int] | None = None
+        self, ciphertexts: Sequence[PaillierCiphertext], weights: Sequence[float] | None = None
     ) -> PaillierCiphertext:
         """Homomorphic (weighted) sum: ``prod_i c_i^(w_i) mod n^2`` slot-wise."""
         first = self._check_compatible(ciphertexts)

@@ -73,7 +73,7 @@ class ParallelEncryptor:
             initargs=(public.serialize(),),
         )
 
-    def encrypt(self, vector: np.ndarray, weight: int | None = None) -> PaillierCiphertext:
+    def encrypt(self, vector: np.ndarray, weight: float | None = None) -> PaillierCiphertext:
         packed = self._public.pack(vector, weight)
         in_width = _plaintext_width(self._public)
         out_width = self._public.ciphertext_width
