@@ -1,6 +1,6 @@
 """Quantization and packing of many values into one Paillier plaintext.
 
-BatchCrypt (Zhang et al., USENIX ATC 2020, section 4) quantizes gradients to
+BatchCrypt (Zhang et al., USENIX ATC 2020, its batch-encryption design) quantizes gradients to
 b-bit integers and concatenates them into one big plaintext, so one Paillier
 operation works on a whole batch. Two choices differ from the paper here:
 

@@ -12,7 +12,7 @@ parameter; here each update is quantized and packed BatchCrypt-style
   ``phe``'s raw encryption (standard path), or with the DJN fixed-base path
   of :mod:`he.fast_paillier` when the key holder opted in.
 * The server weights ciphertexts with non-negative integer weights,
-  ``c^w mod n^2`` (Paillier, section 8 "homomorphic properties"); clients may
+  ``c^w mod n^2`` (the scalar-multiplication property of Paillier, EUROCRYPT 1999); clients may
   instead pre-weight in plaintext with ``encrypt(vector, weight=w)``. Either
   way the total weight must fit the packing headroom fixed at key
   generation, or :class:`~he.errors.PackingOverflowError` is raised before
