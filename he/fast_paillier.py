@@ -14,20 +14,24 @@ encrypt as ``(1 + n)^m * h_s^a mod n^2`` with ``a`` a uniformly random
 multiplications (fixed-base windowing, Brickell et al., EUROCRYPT 1992).
 
 Security argument. The randomness ``h_s^a = (h^a)^n`` is still an ``n``-th
-power, so the ciphertext remains an encryption of ``m`` that decrypts
-unchanged. ``h`` generates (with overwhelming probability) the subgroup of
-``Z_n^*`` of elements with Jacobi symbol 1 modulo the sign, which has index
-at most 4; DJN show that under the Decisional Composite Residuosity
-assumption *plus* the assumption that ``h^a`` for a random ``ceil(|n|/2)``-bit
-``a`` is indistinguishable from a uniform element of ``<h>`` (a short-exponent
-indistinguishability assumption for the unknown-order group, of the kind
-studied by Koshiba and Kurosawa, PKC 2004), the scheme is IND-CPA. The best
-known attacks on the short exponent are generic (square-root time in the
-exponent range, i.e. ``2^(|n|/4)`` >= ``2^512`` for 2048-bit ``n``), far above
-the factoring cost of ``n`` itself. This is the assumption Intel's Paillier
-library and SecretFlow's HEU rely on in their DJN modes. Because it is an
-*extra* assumption, the standard path stays the default and this one is
-opt-in (``PaillierScheme.generate(fast_encryption=True)``).
+power, so the ciphertext encrypts ``m`` and decrypts unchanged; only the
+distribution of the randomizer changes, from a uniform ``n``-th residue to
+``(h^a)^n`` with ``h^a`` in the cyclic subgroup ``<h>``. DJN argue IND-CPA
+under the Decisional Composite Residuosity assumption *plus* the assumption
+that ``h^a`` for a random ``ceil(|n|/2)``-bit ``a`` cannot be told apart
+from a uniform element of ``<h>`` (a short-exponent indistinguishability
+assumption in a group of unknown order, of the kind studied by Koshiba and
+Kurosawa, PKC 2004). Known attacks on short exponents are generic, about
+``2^(|n|/4)`` operations (``2^512`` at 2048 bits), far above the cost of
+factoring ``n``. Two caveats, stated plainly: (1) the DJN analysis is given
+for moduli built from safe primes, where ``<h>`` is the whole subgroup of
+Jacobi symbol 1; ``phe`` generates ordinary primes, for which ``<h>`` is a
+cyclic subgroup of small index with overwhelming probability (the index
+grows with ``gcd(p - 1, q - 1)``), so the reduction does not carry over
+verbatim; (2) the short-exponent assumption is an *extra* assumption. SecretFlow
+HEU's DJ mode and Intel's Paillier library use the same construction. For
+both reasons the standard path stays the default and this one is opt-in
+(``PaillierScheme.generate(fast_encryption=True)``).
 
 Secrets: ``x`` and every ``a`` come from :mod:`secrets`; ``x`` is discarded
 after key generation (knowing it does not help decrypt, but it is not needed).
