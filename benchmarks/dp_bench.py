@@ -64,7 +64,7 @@ def epsilon_case(q: float, sigma: float, steps: int) -> dict[str, Any]:
     dp_eps, dp_t = timed(lambda: PLDAccountant(value_discretization_interval=1e-4).compose(
         dpa_event(q, sigma), steps).get_epsilon(DELTA))
     or_eps, or_t = timed(lambda: dp.dpsgd_epsilon(sigma, q, steps, DELTA, "rdp"))
-    op_acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q, steps), steps)
+    op_acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q), steps)
     pld_eps, pld_t = timed(lambda: op_acc.epsilon(DELTA))
     lower = op_acc.epsilon_bounds(DELTA)[0]
     return {

@@ -20,17 +20,16 @@ def make_accountant(name: str) -> Accountant:
     return ACCOUNTANTS[name]()
 
 
-def dpsgd_event(noise_multiplier: float, sample_rate: float, steps: int) -> PoissonSampledEvent:
-    """The event of one DP-SGD / DP-FedAvg step (compose it ``steps`` times)."""
-    check_int("steps", steps, low=0)
+def dpsgd_event(noise_multiplier: float, sample_rate: float) -> PoissonSampledEvent:
+    """The event of one DP-SGD / DP-FedAvg step: a Poisson-sampled Gaussian."""
     return PoissonSampledEvent(sample_rate, GaussianEvent(noise_multiplier))
 
 
 def dpsgd_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
                   accountant: str = "rdp") -> float:
     """Upper bound on epsilon after ``steps`` Poisson-sampled Gaussian steps (add/remove-one)."""
-    event = dpsgd_event(noise_multiplier, sample_rate, steps)
-    return make_accountant(accountant).compose(event, steps).epsilon(delta)
+    check_int("steps", steps, low=0)
+    return make_accountant(accountant).compose(dpsgd_event(noise_multiplier, sample_rate), steps).epsilon(delta)
 
 
 def calibrate(target_epsilon: float, delta: float, sample_rate: float, steps: int,

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow  # imports torch through Opacus: ~10-25 s on the shared box
 def test_dp_bench_quick_prints_json_lines_with_ratios() -> None:
     pytest.importorskip("opacus")
     pytest.importorskip("dp_accounting")

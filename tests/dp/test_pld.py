@@ -43,7 +43,7 @@ def test_laplace_closed_forms() -> None:
 @given(sigma=st.floats(0.6, 6.0), q=st.floats(1e-3, 1.0), steps=st.integers(1, 3000))
 def test_never_looser_than_rdp_and_bounds_are_ordered(sigma: float, q: float, steps: int) -> None:
     warnings.simplefilter("ignore", RuntimeWarning)
-    acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q, steps), steps)
+    acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q), steps)
     lower, upper = acc.epsilon_bounds(1e-5)
     assert lower <= upper
     assert upper <= dp.dpsgd_epsilon(sigma, q, steps, 1e-5, "rdp") * (1 + 1e-9)
@@ -59,13 +59,13 @@ def test_pld_epsilon_is_monotone(sigma: float, q: float, steps: int, factor: flo
 
 
 def test_heterogeneous_composition_sits_between_its_parts() -> None:
-    a, b = dp.dpsgd_event(1.0, 0.01, 1), dp.dpsgd_event(2.0, 0.1, 1)
+    a, b = dp.dpsgd_event(1.0, 0.01), dp.dpsgd_event(2.0, 0.1)
     mixed = dp.PldAccountant().compose(a, 500).compose(b, 500).epsilon(1e-5)
     assert dp.PldAccountant().compose(a, 1000).epsilon(1e-5) < mixed < dp.PldAccountant().compose(b, 1000).epsilon(1e-5)
 
 
 def test_memory_is_bounded_by_the_grid() -> None:
-    acc = dp.PldAccountant(grid_points=1 << 12).compose(dp.dpsgd_event(0.3, 1.0, 1), 100000)
+    acc = dp.PldAccountant(grid_points=1 << 12).compose(dp.dpsgd_event(0.3, 1.0), 100000)
     assert acc.epsilon(1e-5) > 1e5  # epsilon in the hundreds of thousands, still a small grid
     with pytest.raises(dp.UnsupportedEventError, match="FixedSizeSampledEvent"):
         acc.compose(dp.FixedSizeSampledEvent(10, 100, dp.GaussianEvent(1.0)))
@@ -81,7 +81,7 @@ def _dpa_epsilon(q: float, sigma: float, steps: int) -> float:
 
 def _check_agreement(q: float, sigma: float, steps: int) -> None:
     theirs = _dpa_epsilon(q, sigma, steps)
-    acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q, steps), steps)
+    acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q), steps)
     lower, ours = acc.epsilon_bounds(1e-5)
     if abs(ours / theirs - 1) > 0.01:
         # dp-accounting's grid of 1e-4 is coarse next to a tiny epsilon; its own answer on a
