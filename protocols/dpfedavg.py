@@ -35,19 +35,19 @@ class _DPFedAvg(ABC):
 
     name = "dp"
 
-    mechanism: dp.GaussianMechanism | dp.DistributedDiscreteGaussian
-
-    def __init__(self, l2_clip: float, delta: float, accountant: str) -> None:
+    def __init__(self, l2_clip: float, noise_multiplier: float, delta: float,
+                 accountant: str) -> None:
         if not 0.0 < delta < 1.0:
             raise ValueError(f"delta must lie in (0, 1), got {delta}")
         self.l2_clip = l2_clip
+        self.noise_multiplier = noise_multiplier
         self.delta = delta
         self.accountant = dp.make_accountant(accountant)
         self.events: list[dp.Event] = []
 
     def describe(self) -> dict[str, object]:
         return {"l2_clip": self.l2_clip, "delta": self.delta,
-                "noise_multiplier": self.mechanism.noise_multiplier,
+                "noise_multiplier": self.noise_multiplier,
                 "accountant": type(self.accountant).__name__}
 
     def check(self, sample_rate: float | None) -> None:
@@ -83,7 +83,7 @@ class CentralDP(_DPFedAvg):
     def __init__(
         self, mechanism: dp.GaussianMechanism, delta: float, accountant: str = "rdp"
     ) -> None:
-        super().__init__(mechanism.l2_clip, delta, accountant)
+        super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
 
     @classmethod
@@ -119,7 +119,7 @@ class DistributedDP(_DPFedAvg):
     def __init__(
         self, mechanism: dp.DistributedDiscreteGaussian, delta: float, accountant: str = "rdp"
     ) -> None:
-        super().__init__(mechanism.l2_clip, delta, accountant)
+        super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
 
     @classmethod
@@ -158,18 +158,18 @@ def build_privacy(
     accountant: str = "rdp",
 ) -> CentralDP | DistributedDP:
     """DP-FedAvg with `mode` noise, from a target epsilon (calibrated) or a noise multiplier."""
-    if (epsilon is None) == (noise is None):
-        raise ValueError("give exactly one of a target epsilon or a noise multiplier")
-    if mode == "central":
-        if epsilon is not None:
-            return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
-                                        accountant)
-        return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
-    if mode == "distributed":
-        if epsilon is not None:
-            return DistributedDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
-                                            expected_clients, modulus_bits, accountant)
+    if mode not in DP_MODES:
+        raise ValueError(f"unknown DP mode {mode!r}; choose one of {', '.join(DP_MODES)}")
+    if noise is not None and epsilon is None:
+        if mode == "central":
+            return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
         mechanism = dp.DistributedDiscreteGaussian(l2_clip, noise, modulus_bits, dimension,
                                                    expected_clients, secrets.token_bytes(32))
         return DistributedDP(mechanism, delta, accountant)
-    raise ValueError(f"unknown DP mode {mode!r}; choose one of {', '.join(DP_MODES)}")
+    if epsilon is not None and noise is None:
+        if mode == "central":
+            return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
+                                        accountant)
+        return DistributedDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
+                                        expected_clients, modulus_bits, accountant)
+    raise ValueError("give exactly one of a target epsilon or a noise multiplier")

@@ -143,8 +143,7 @@ class FedAvg:
         }
         seconds = {"local_training": time.perf_counter() - round_start}
         client_weights = {c: privacy.client_weight(self.data.clients[c].size) for c in sampled}
-        common = {"round": len(self.history.rounds) + 1, "sampled": sampled,
-                  "dropped": {c: s.name for c, s in drops.items()}}
+        number, dropped = len(self.history.rounds) + 1, {c: s.name for c, s in drops.items()}
         try:
             if not sampled:
                 raise AggregationAborted("no client was sampled this round")
@@ -152,9 +151,10 @@ class FedAvg:
         except AggregationAborted as exc:
             seconds["round"] = time.perf_counter() - round_start
             record = RoundRecord(
-                **common, included=[], skipped=True, reason=str(exc), accuracy=self._accuracy,
-                loss=float("nan"), epsilon=self._epsilon, bytes_up_per_client=0.0,
-                bytes_down_per_client=0.0, seconds=seconds,
+                round=number, sampled=sampled, dropped=dropped, included=[], skipped=True,
+                reason=str(exc), accuracy=self._accuracy, loss=float("nan"),
+                epsilon=self._epsilon, bytes_up_per_client=0.0, bytes_down_per_client=0.0,
+                seconds=seconds,
             )
         else:
             step = privacy.release(outcome)
@@ -165,7 +165,8 @@ class FedAvg:
             seconds["round"] = time.perf_counter() - round_start
             self._accuracy, loss = self._evaluate()
             record = RoundRecord(
-                **common, included=list(outcome.included), skipped=False, reason=None,
+                round=number, sampled=sampled, dropped=dropped,
+                included=list(outcome.included), skipped=False, reason=None,
                 accuracy=self._accuracy, loss=loss, epsilon=self._epsilon,
                 bytes_up_per_client=outcome.cost.mean_up(outcome.included),
                 bytes_down_per_client=outcome.cost.mean_down(outcome.included),

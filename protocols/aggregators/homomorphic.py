@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from he.ckks import CKKSScheme
-from he.paillier import PaillierScheme
 from he.interface import KeyHolder, PublicScheme
+from he.paillier import PaillierScheme
 from protocols.aggregators.base import (
     AggregationAborted,
     AggregationError,
@@ -45,8 +46,8 @@ class HEAggregator:
     def __init__(
         self,
         name: str,
-        keyholder: KeyHolder,
-        load_public: Callable[[bytes], PublicScheme],
+        keyholder: KeyHolder[Any],
+        load_public: Callable[[bytes], PublicScheme[Any]],
         *,
         client_factor: float | None = None,
         min_clients: int = 1,

@@ -32,7 +32,8 @@ from protocols.aggregators.weighting import client_vector, weight_scale, weighte
 class Codec(Protocol):
     """Float vector <-> Z_{2^k} words, with a decoder for sums of encodings."""
 
-    modulus_bits: int
+    @property
+    def modulus_bits(self) -> int: ...
 
     def encode(self, values: np.ndarray) -> np.ndarray: ...
 
