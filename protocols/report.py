@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from protocols.history import History  # noqa: E402
+from protocols.history import History, RoundRecord  # noqa: E402
 
 
 def _fmt_bytes(n: float) -> str:
@@ -20,9 +20,15 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def client_seconds(record: RoundRecord) -> float:
+    """Protection work per client in a round (sum of the `client.*` phase means)."""
+    return sum(v for k, v in record.seconds.items() if k.startswith("agg.client."))
+
+
 def table(history: History, baseline: History | None) -> str:
     """One row per round: accuracy (and the plaintext run's), epsilon, bytes, seconds."""
-    head = ["round", "acc", "plain acc", "epsilon", "up/client", "down/client", "s/round", "note"]
+    head = ["round", "acc", "plain acc", "epsilon", "up/client", "down/client", "s/client",
+            "s/round", "note"]
     rows = [head]
     for i, rec in enumerate(history.rounds):
         plain = baseline.rounds[i].accuracy if baseline else None
@@ -33,6 +39,7 @@ def table(history: History, baseline: History | None) -> str:
             f"{rec.epsilon:.3f}" if rec.epsilon is not None else "-",
             _fmt_bytes(rec.bytes_up_per_client),
             _fmt_bytes(rec.bytes_down_per_client),
+            f"{client_seconds(rec):.4f}",
             f"{rec.seconds['round']:.2f}",
             "skipped: " + (rec.reason or "") if rec.skipped else
             f"{len(rec.included)}/{len(rec.sampled)} included",
@@ -60,7 +67,9 @@ def summary(history: History, baseline: History | None) -> str:
     if done:
         up = sum(r.bytes_up_per_client for r in done) / len(done)
         sec = sum(r.seconds["round"] for r in done) / len(done)
-        parts.append(f"{_fmt_bytes(up)} up per client per round, {sec:.2f} s per round")
+        client = sum(client_seconds(r) for r in done) / len(done)
+        parts.append(f"{_fmt_bytes(up)} up and {client:.4f} s of protection work per client "
+                     f"per round, {sec:.2f} s per simulated round")
     skipped = len(history.rounds) - len(done)
     if skipped:
         parts.append(f"{skipped} round(s) skipped below threshold")

@@ -10,6 +10,8 @@ included, and what the step cost. Implementations: `PlainAggregator` here,
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +55,11 @@ class AggregationAborted(RuntimeError):
 
 @dataclass(frozen=True)
 class Cost:
-    """What one aggregation step cost: bytes each client sent and received, seconds per phase."""
+    """What one aggregation step cost: bytes each client sent and received, seconds per phase.
+
+    Phase names start with the party: `client.<phase>` is the mean over the
+    clients that ran it, `server.<phase>` and `keyholder.<phase>` are totals.
+    """
 
     bytes_up: Mapping[int, int] = field(default_factory=dict)
     bytes_down: Mapping[int, int] = field(default_factory=dict)
@@ -121,7 +127,9 @@ def check_inputs(
             raise AggregationError(f"client {cid}: update has non-finite values")
         lengths.add(vector.shape[0])
         weight = weights[cid]
-        if not (np.isfinite(weight) and weight > 0):
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+            raise AggregationError(f"client {cid}: weight {weight!r} is not a real number")
+        if not (math.isfinite(weight) and weight > 0):
             raise AggregationError(f"client {cid}: weight {weight!r} must be finite and > 0")
     if len(lengths) != 1:
         raise AggregationError(f"updates have different lengths {sorted(lengths)}")
@@ -178,6 +186,6 @@ class PlainAggregator:
             cost=Cost(
                 bytes_up={c: 4 * length + 8 for c in included},  # float32 + weight
                 bytes_down={c: 0 for c in updates},
-                seconds={"aggregate": time.perf_counter() - start},
+                seconds={"server.aggregate": time.perf_counter() - start},
             ),
         )

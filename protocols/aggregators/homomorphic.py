@@ -40,7 +40,8 @@ class HEAggregator:
 
     Costs: `bytes_up` is each client's serialized ciphertext; `bytes_down` is
     0 per round (the public context, `setup_bytes`, is sent once at setup).
-    Seconds: mean client encryption, server parse + combine, key-holder decrypt.
+    Seconds: `client.encrypt` (mean per client), `server.aggregate` (parse and
+    combine), `keyholder.decrypt`.
     """
 
     def __init__(
@@ -104,9 +105,9 @@ class HEAggregator:
                 bytes_up={c: len(blobs[c]) for c in included},
                 bytes_down={c: 0 for c in updates},
                 seconds={
-                    "client_encrypt": (encrypted - start) / len(included),
-                    "server_aggregate": aggregated - encrypted,
-                    "decrypt": done - aggregated,
+                    "client.encrypt": (encrypted - start) / len(included),
+                    "server.aggregate": aggregated - encrypted,
+                    "keyholder.decrypt": done - aggregated,
                 },
             ),
         )

@@ -74,6 +74,8 @@ def test_dropouts_before_upload_are_excluded_after_upload_included() -> None:
         ({1: np.array([np.nan])}, {1: 1.0}),
         ({1: np.zeros(2)}, {1: 0.0}),
         ({1: np.zeros(2)}, {1: float("inf")}),
+        ({1: np.zeros(2)}, {1: "ten"}),
+        ({1: np.zeros(2)}, {1: True}),
     ],
 )
 def test_bad_inputs_rejected(updates: dict, weights: dict) -> None:
