@@ -94,9 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--rounds", type=_positive_int, default=10)
     train.add_argument("--alpha", type=_positive_float, default=None,
                        help="Dirichlet non-IID split (default: IID)")
-    train.add_argument("--local-epochs", type=_positive_int, default=1)
+    train.add_argument("--local-epochs", type=_positive_int, default=3)
     train.add_argument("--batch-size", type=_positive_int, default=16)
-    train.add_argument("--lr", type=_positive_float, default=0.1, help="client learning rate")
+    train.add_argument("--lr", type=_positive_float, default=0.3, help="client learning rate")
     train.add_argument("--server-lr", type=float, default=1.0)
     train.add_argument("--server-momentum", type=float, default=0.0)
     train.add_argument("--dropout", type=float, default=0.0,
