@@ -1,12 +1,18 @@
-"""Distributed discrete Gaussian mechanism for secure aggregation (Kairouz, Liu, Steinke, ICML 2021).
+"""Distributed DP with secure aggregation: integer noise that sums correctly modulo 2^k.
 
-Client side (``encode``, Alg. 1 of the paper): clip to ``l2_clip``, randomized Hadamard rotation
+One pipeline, two noises. Client side (``encode``; Kairouz, Liu, Steinke, ICML 2021, Alg. 1, and
+Agarwal, Kairouz, Liu, NeurIPS 2021, Alg. 1): clip to ``l2_clip``, randomized Hadamard rotation
 with public signs, scale by 1/gamma, conditional randomized rounding (retry until the integer
-vector's norm is within the bound the accounting uses), add exact discrete Gaussian noise drawn
-from a CSPRNG, reduce modulo 2^modulus_bits. Server side (``decode_sum``, Alg. 2): map the modular
-sum to signed integers, unscale, inverse rotation, truncate the padding.
+vector's norm is within the bound the accounting uses), add integer noise drawn exactly from a
+CSPRNG, reduce modulo 2^modulus_bits. Server side (``decode_sum``, Alg. 2 of both papers): map
+the modular sum to signed integers, unscale, inverse rotation, truncate the padding.
 
-Noise is split over ``expected_clients``: each adds N_Z(0, sigma_int^2) with
+* ``DistributedDiscreteGaussian``: discrete Gaussian noise N_Z(0, sigma_int^2) per client,
+  accounted as a ``DiscreteGaussianSumEvent`` (KLS 2021, Prop. 14).
+* ``DistributedSkellam``: Skellam noise of variance sigma_int^2 per client; the sum of n such is
+  exactly Skellam(n sigma_int^2), accounted as a ``SkellamSumEvent`` (AKL 2021, Cor. 3.6).
+
+Noise is split over ``expected_clients``: each adds variance sigma_int^2 with
 sigma_int = noise_multiplier * l2_clip / (sqrt(expected_clients) * gamma), so the sum carries the
 central noise noise_multiplier * l2_clip when every expected client survives. Accounting uses the
 number of clients whose noise is certainly in the sum (``contributing_clients``).
@@ -15,8 +21,10 @@ number of clients whose noise is certainly in the sum (``contributing_clients``)
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -28,15 +36,21 @@ from dp.csprng import CsprngSource
 from dp.discrete import discrete_gaussian
 from dp.distributed_math import integer_l1_bound, rounded_l2_bound
 from dp.errors import CalibrationError, InvalidParameterError, SamplerError
-from dp.events import DiscreteGaussianSumEvent, Event, PoissonSampledEvent
+from dp.events import DiscreteGaussianSumEvent, Event, PoissonSampledEvent, SkellamSumEvent
+from dp.poisson import MAX_VARIANCE, skellam
 from dp.rdp_accountant import RdpAccountant
 
 _MAX_ROUNDING_TRIES = 1000
+_M = TypeVar("_M", bound="DistributedIntegerMechanism")
 
 
 @dataclass
-class DistributedDiscreteGaussian:
-    """Encoder/decoder of the distributed discrete Gaussian; see the module docstring."""
+class DistributedIntegerMechanism(ABC):
+    """The shared encoder/decoder pipeline (see the module docstring); a subclass supplies its
+    noise (``_noise``) and the accounting event of its noise sum (``_sum_event``)."""
+
+    #: the largest per-client variance the noise sampler takes; gamma is coarsened to stay below
+    max_local_variance: ClassVar[float] = math.inf
 
     l2_clip: float
     noise_multiplier: float
@@ -69,13 +83,15 @@ class DistributedDiscreteGaussian:
 
     def _granularity(self) -> float:
         """gamma such that the modular sum's std times ``headroom_stddevs`` fits in half the ring:
-        per coordinate, var = n (c/gamma)^2/d + n/4 + z^2 c^2/gamma^2 (rotation, rounding, noise)."""
+        per coordinate, var = n (c/gamma)^2/d + n/4 + z^2 c^2/gamma^2 (rotation, rounding, noise);
+        coarser where needed to keep the per-client variance within ``max_local_variance``."""
         n, c, z, d = self.expected_clients, self.l2_clip, self.noise_multiplier, self.padded_dimension
         room = (2.0 ** (self.modulus_bits - 1) / self.headroom_stddevs) ** 2 - n / 4
         if room <= 0:
             raise CalibrationError(f"{self.modulus_bits} modulus bits cannot hold the rounding noise of "
                                    f"{n} clients; use more bits or fewer clients per round")
-        return math.sqrt((n * c * c / d + z * z * c * c) / room)
+        headroom_gamma = math.sqrt((n * c * c / d + z * z * c * c) / room)
+        return max(headroom_gamma, z * c / math.sqrt(n * self.max_local_variance))
 
     @property
     def modulus(self) -> int:
@@ -88,8 +104,15 @@ class DistributedDiscreteGaussian:
             raise InvalidParameterError(f"update must have shape ({self.dimension},), got {arr.shape}")
         scaled = rotation.rotate(clip_l2(arr, self.l2_clip), self._signs) / self.gamma
         rounded = self._conditional_round(scaled)
-        noise = discrete_gaussian(self.source, self.local_variance, self.padded_dimension)
-        return np.mod(rounded + noise, self.modulus).astype(np.uint64)
+        return np.mod(rounded + self._noise(), self.modulus).astype(np.uint64)
+
+    @abstractmethod
+    def _noise(self) -> np.ndarray:
+        """One client's integer noise vector of variance ``local_variance`` per coordinate."""
+
+    @abstractmethod
+    def _sum_event(self, contributing_clients: int) -> Event:
+        """The event of the rounded vector plus the noise of ``contributing_clients`` clients."""
 
     def _conditional_round(self, v: np.ndarray) -> np.ndarray:
         """Randomized rounding repeated until ||y||_2 <= l2_bound (KLS 2021, Sec. 4)."""
@@ -121,9 +144,7 @@ class DistributedDiscreteGaussian:
         number of clients whose noise is certainly in the sum, e.g. the SecAgg survivors."""
         n = self.expected_clients if contributing_clients is None else contributing_clients
         check_int("contributing_clients", n, low=1)
-        base = DiscreteGaussianSumEvent(sigma=math.sqrt(float(self.local_variance)),
-                                        l2_sensitivity=self.l2_bound, l1_sensitivity=self.l1_bound,
-                                        dimension=self.padded_dimension, num_clients=n)
+        base = self._sum_event(n)
         return base if sample_rate == 1 else PoissonSampledEvent(sample_rate, base)
 
     def epsilon(self, rounds: int, sample_rate: float, delta: float,
@@ -132,13 +153,13 @@ class DistributedDiscreteGaussian:
         return RdpAccountant().compose(self.round_event(sample_rate, contributing_clients), rounds).epsilon(delta)
 
     @classmethod
-    def calibrate(cls, target_epsilon: float, delta: float, rounds: int, sample_rate: float,
+    def calibrate(cls: type[_M], target_epsilon: float, delta: float, rounds: int, sample_rate: float,
                   modulus_bits: int, l2_clip: float, dimension: int, expected_clients: int,
-                  rotation_seed: bytes, **kwargs: object) -> "DistributedDiscreteGaussian":
+                  rotation_seed: bytes, **kwargs: object) -> _M:
         """The mechanism with the smallest noise multiplier meeting (target_epsilon, delta) after
         ``rounds``; ``CalibrationError`` if no noise can at this bit width (rounding and modular
         headroom put a floor under epsilon)."""
-        def make(z: float) -> DistributedDiscreteGaussian:
+        def make(z: float) -> _M:
             return cls(l2_clip, z, modulus_bits, dimension, expected_clients, rotation_seed, **kwargs)  # type: ignore[arg-type]
 
         try:
@@ -147,3 +168,33 @@ class DistributedDiscreteGaussian:
             raise CalibrationError(f"epsilon {target_epsilon} at delta {delta} over {rounds} rounds cannot be "
                                    f"met with {modulus_bits} modulus bits: {err}") from err
         return make(z)
+
+
+@dataclass
+class DistributedDiscreteGaussian(DistributedIntegerMechanism):
+    """Distributed discrete Gaussian (Kairouz, Liu, Steinke, ICML 2021); see the module docstring."""
+
+    def _noise(self) -> np.ndarray:
+        return discrete_gaussian(self.source, self.local_variance, self.padded_dimension)
+
+    def _sum_event(self, contributing_clients: int) -> Event:
+        return DiscreteGaussianSumEvent(sigma=math.sqrt(float(self.local_variance)),
+                                        l2_sensitivity=self.l2_bound, l1_sensitivity=self.l1_bound,
+                                        dimension=self.padded_dimension, num_clients=contributing_clients)
+
+
+@dataclass
+class DistributedSkellam(DistributedIntegerMechanism):
+    """Distributed Skellam mechanism (Agarwal, Kairouz, Liu, NeurIPS 2021, Sec. 4); see the module
+    docstring. The per-client variance is kept within the exact sampler's range (half of
+    ``dp.poisson.MAX_VARIANCE``) by a coarser gamma where needed; at that variance the rounding
+    adds a relative d z^2 / (4 n var) to the squared sensitivity, negligible for practical models."""
+
+    max_local_variance: ClassVar[float] = MAX_VARIANCE / 2
+
+    def _noise(self) -> np.ndarray:
+        return skellam(self.source, self.local_variance, self.padded_dimension)
+
+    def _sum_event(self, contributing_clients: int) -> Event:
+        return SkellamSumEvent(variance=contributing_clients * float(self.local_variance),
+                               l2_sensitivity=self.l2_bound, l1_sensitivity=self.l1_bound)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import pathlib
 import re
@@ -10,52 +9,23 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from scipy.stats import chisquare
+from dp_testing import CountingStream, gof
 
 import dp
 from dp.csprng import CsprngSource
 from dp.discrete import bernoulli_exp
 
 
-class CountingStream:
-    """A deterministic byte stream (SHAKE-256 of a seed and a counter) that counts what it serves."""
-
-    def __init__(self, seed: bytes) -> None:
-        self.seed, self.counter, self.served = seed, 0, 0
-
-    def __call__(self, n: int) -> bytes:
-        self.counter += 1
-        self.served += n
-        return hashlib.shake_256(self.seed + self.counter.to_bytes(8, "little")).digest(n)
-
-
-def _gof(samples: np.ndarray, log_weight, support: int) -> float:
-    """p-value of a chi-square test of ``samples`` against the pmf ~ exp(log_weight(x)) on |x| <= support."""
-    xs = np.arange(-support, support + 1)
-    pmf = np.exp(log_weight(xs))
-    pmf /= pmf.sum()
-    expected = pmf * samples.size
-    observed = np.array([(samples == x).sum() for x in xs], dtype=float)
-    keep = expected >= 5  # pool the sparse tails into one bin
-    obs = np.append(observed[keep], observed[~keep].sum() + (np.abs(samples) > support).sum())
-    exp = np.append(expected[keep], expected[~keep].sum())
-    if exp[-1] < 5:
-        obs[-2] += obs[-1]
-        exp[-2] += exp[-1]
-        obs, exp = obs[:-1], exp[:-1]
-    return float(chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
-
-
 @pytest.mark.parametrize("sigma2", [Fraction(1, 4), Fraction(3), Fraction(101, 4), Fraction(400)])
 def test_discrete_gaussian_fits_exact_pmf(sigma2: Fraction) -> None:
     x = dp.discrete_gaussian(CsprngSource(), sigma2, 40000)
     s2 = float(sigma2)
-    assert _gof(x, lambda v: -(v.astype(float) ** 2) / (2 * s2), int(12 * math.sqrt(s2)) + 3) > 1e-4
+    assert gof(x, lambda v: -(v.astype(float) ** 2) / (2 * s2), int(12 * math.sqrt(s2)) + 3) > 1e-4
 
 
 def test_discrete_laplace_fits_exact_pmf() -> None:
     x = dp.discrete_laplace(CsprngSource(), 3, 40000)
-    assert _gof(x, lambda v: -np.abs(v) / 3.0, 60) > 1e-4
+    assert gof(x, lambda v: -np.abs(v) / 3.0, 60) > 1e-4
 
 
 def test_bernoulli_exp_frequency() -> None:
