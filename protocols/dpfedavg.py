@@ -45,6 +45,12 @@ class _DPFedAvg(ABC):
         self.accountant = dp.make_accountant(accountant)
         self.events: list[dp.Event] = []
 
+    def _check_supported(self, event: dp.Event) -> None:
+        """Refuse, before any round, an accountant that cannot account this mechanism."""
+        reason = self.accountant.unsupported_reason(event)
+        if reason is not None:
+            raise ValueError(f"accountant cannot account this DP-FedAvg mechanism: {reason}")
+
     def describe(self) -> dict[str, object]:
         return {"l2_clip": self.l2_clip, "delta": self.delta,
                 "noise_multiplier": self.noise_multiplier,
@@ -85,6 +91,7 @@ class CentralDP(_DPFedAvg):
     ) -> None:
         super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
+        self._check_supported(mechanism.round_event(0.5))
 
     @classmethod
     def calibrated(
@@ -121,6 +128,7 @@ class DistributedDP(_DPFedAvg):
     ) -> None:
         super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
+        self._check_supported(mechanism.round_event(0.5))
 
     @classmethod
     def calibrated(

@@ -40,6 +40,7 @@ BAD = [
     (["train", "--dp", "central"], "needs --epsilon or --noise"),
     (["train", "--noise", "1", "--clients-per-round", "5", "--sampling", "fixed"], "poisson"),
     (["train", "--backend", "ckks", "--dp", "distributed", "--noise", "1"], "masking backend"),
+    (["train", "--backend", "secagg+", "--noise", "2", "--accountant", "pld"], "does not support"),
     (["account", "--rounds", "10", "--clients", "10"], "needs --noise or --epsilon"),
     (["account", "--rounds", "10", "--clients", "10", "--noise", "1", "--delta", "2"], "delta"),
     (["bogus"], "invalid choice"),
