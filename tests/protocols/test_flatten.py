@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from protocols.flatten import Layout, LayoutError, from_vector, to_vector
@@ -61,3 +63,30 @@ def test_aggregate_state_dicts_keeps_layout_and_weights() -> None:
         expected = sum(weights[c] * states[c][name].double() for c in states) / 100
         assert mean[name].dtype == tensor.dtype and mean[name].shape == tensor.shape
         torch.testing.assert_close(mean[name].double(), expected, rtol=1e-6, atol=1e-7)
+
+
+_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(st.lists(st.integers(0, 4), min_size=0, max_size=3), st.sampled_from(_DTYPES)),
+        min_size=0, max_size=6,
+    ),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_round_trip_any_layout(entries: list, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for i, (shape, dtype) in enumerate(entries):
+        values = torch.randn(shape, generator=generator, dtype=torch.float64) * 100
+        state[f"t{i}"] = values.to(dtype)
+    layout = Layout.of(state)
+    vector = to_vector(state, layout)
+    assert vector.shape == (sum(t.numel() for t in state.values()),)
+    back = from_vector(vector, layout)
+    assert list(back) == list(state)
+    for name, tensor in state.items():
+        assert back[name].dtype == tensor.dtype and back[name].shape == tensor.shape
+        assert torch.equal(back[name], tensor)
