@@ -3,7 +3,8 @@
 Thin by design: it owns the training loop and nothing cryptographic. Every
 protection scheme is reached through one interface, `SecureAggregator`
 (`PlainAggregator`, `SecAggAggregator` for SecAgg / SecAgg+,
-`ckks_aggregator`, `paillier_aggregator`), and privacy through `Privacy`.
+`ckks_aggregator`, `paillier_aggregator`), and privacy through `Privacy`
+(`NoPrivacy`, or DP-FedAvg's `CentralDP` / `DistributedDP`).
 
     data = load_federated("breast_cancer", clients=10, alpha=0.5)
     model = build_model("logreg", data.num_features, data.num_classes)
@@ -23,6 +24,7 @@ from protocols.aggregators.base import (
 from protocols.aggregators.homomorphic import HEAggregator, ckks_aggregator, paillier_aggregator
 from protocols.aggregators.masking import SecAggAggregator, default_degree
 from protocols.datasets import ClientData, DatasetError, FederatedDataset, load_federated
+from protocols.dpfedavg import CentralDP, DistributedDP, build_privacy
 from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
 from protocols.flatten import Layout, LayoutError, from_vector, to_vector
 from protocols.history import History, RoundRecord
@@ -35,9 +37,11 @@ __all__ = [
     "AggregationAborted",
     "AggregationError",
     "AggregationOutcome",
+    "CentralDP",
     "ClientData",
     "Cost",
     "DatasetError",
+    "DistributedDP",
     "DropStage",
     "FedAvg",
     "FedAvgConfig",
@@ -55,6 +59,7 @@ __all__ = [
     "SecureAggregator",
     "aggregate_state_dicts",
     "bench_mlp",
+    "build_privacy",
     "build_model",
     "ckks_aggregator",
     "default_degree",

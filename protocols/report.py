@@ -85,7 +85,12 @@ def plot(history: History, baseline: History | None, path: Path) -> None:
     if baseline is not None:
         ax_acc.plot(rounds, [r.accuracy for r in baseline.rounds], "s--", label="plaintext")
     ax_acc.set(xlabel="round", ylabel="test accuracy", title="accuracy")
-    ax_acc.legend()
+    ax_acc.legend(loc="lower right")
+    epsilons = [r.epsilon for r in history.rounds]
+    if all(e is not None for e in epsilons):
+        ax_eps = ax_acc.twinx()
+        ax_eps.plot(rounds, epsilons, ":", color="tab:green")
+        ax_eps.set_ylabel("epsilon spent", color="tab:green")
     ax_cost.bar(rounds, [r.bytes_up_per_client / 1024 for r in history.rounds], color="tab:blue")
     ax_cost.set(xlabel="round", ylabel="KB up per client", title="cost per round")
     ax_sec = ax_cost.twinx()

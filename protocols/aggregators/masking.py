@@ -53,6 +53,11 @@ class SecAggAggregator:
     and is checked up front, so a bit width too small for the clients' sum
     fails at construction. Costs come from the protocol run: bytes sent and
     received per client, seconds per protocol phase.
+
+    With `protect_weights=True` (default) the weight travels inside the sum
+    (see `weighting`), so `clip` must be >= 1; a `codec` (e.g. distributed DP's
+    `dp.DistributedDiscreteGaussian`) replaces the fixed-point codec and must
+    work modulo the same 2^modulus_bits.
     """
 
     def __init__(
