@@ -72,21 +72,23 @@ def _walk(mode: int, rate: Fraction, bits: int, right: bool) -> tuple[list[int],
         highs.append(hi)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def cdf_table(rate: Fraction, bits: int) -> CdfTable:
     """The cdf table of Poisson(rate) at precision ``bits`` (cached: one build per rate and level)."""
     m = rate.numerator // rate.denominator
     one = 1 << (bits + _GUARD_BITS)
     left_lo, left_hi, k_lo, tail_left = _walk(m, rate, bits, right=False)
     right_lo, right_hi, _, tail_right = _walk(m, rate, bits, right=True)
-    w_lo = left_lo[::-1] + [one] + right_lo
-    w_hi = left_hi[::-1] + [one] + right_hi
-    c_lo = [0, *accumulate(w_lo)]  # cumulative weight up to boundary k_lo - 1 + i
-    c_hi = [0, *accumulate(w_hi)]
+    # cumulative weight up to boundary k_lo - 1 + i; each weight list is dropped once summed
+    c_lo = [0, *accumulate(left_lo[::-1] + [one] + right_lo)]
+    del left_lo, right_lo
+    c_hi = [0, *accumulate(left_hi[::-1] + [one] + right_hi)]
+    del left_hi, right_hi
     z_lo, z_hi = c_lo[-1], c_hi[-1] + tail_left + tail_right
     scale = 1 << bits
-    low = [c * scale // z_hi for c in c_lo]
-    high = [-((-(c + tail_left) * scale) // z_lo) for c in c_hi]
-    keep = next((i for i, h in enumerate(high) if h >= scale), len(high))
-    dtype = np.uint64 if bits == 64 else object
-    return CdfTable(bits, k_lo - 1, np.array(low[:keep], dtype=dtype), np.array(high[:keep], dtype=dtype))
+    keep = next((i for i, c in enumerate(c_hi) if (c + tail_left) * scale > (scale - 1) * z_lo), len(c_hi))
+    low = (c * scale // z_hi for c in c_lo[:keep])
+    high = (-((-(c + tail_left) * scale) // z_lo) for c in c_hi[:keep])
+    if bits == 64:
+        return CdfTable(bits, k_lo - 1, np.fromiter(low, np.uint64, keep), np.fromiter(high, np.uint64, keep))
+    return CdfTable(bits, k_lo - 1, np.array(list(low), dtype=object), np.array(list(high), dtype=object))

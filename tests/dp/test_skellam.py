@@ -132,7 +132,7 @@ def test_samples_are_a_function_of_the_csprng_stream_only() -> None:
 def test_two_words_per_skellam_sample() -> None:
     stream = CountingStream(b"count")
     dp.skellam(CsprngSource(stream, batch_words=1), 1e6, 3000)
-    assert stream.served == 8 * 2 * 3000  # an undecided draw (p < 2^-44) would take more
+    assert stream.served == 8 * 2 * 3000  # an undecided draw (p < 2^-46) would take more
 
 
 @pytest.mark.parametrize("call, match", [
