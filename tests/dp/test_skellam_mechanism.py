@@ -111,14 +111,16 @@ def test_calibration_fails_clearly_at_too_few_bits() -> None:
             expected_clients=8, rotation_seed=SEED)
 
 
+@pytest.mark.parametrize("cls", [dp.DistributedSkellam, dp.DistributedDiscreteGaussian])
 @pytest.mark.parametrize("bad, match", [
     (np.zeros(4096, dtype=np.float64), "integer"),
     (np.zeros(10, dtype=np.uint64), "shape"),
     (np.full(4096, 2**20, dtype=np.uint64), "lie in"),
 ])
-def test_decode_validates_input(bad: np.ndarray, match: str) -> None:
+def test_decode_validates_input(cls: type[dp.DistributedIntegerMechanism], bad: np.ndarray, match: str) -> None:
+    """The shared decoder of both mechanisms refuses a malformed modular sum."""
     with pytest.raises(dp.InvalidParameterError, match=match):
-        _skellam().decode_sum(bad)
+        cls(1.0, 0.8, 20, 3000, 8, SEED).decode_sum(bad)
 
 
 @pytest.mark.parametrize("kw, match", [
