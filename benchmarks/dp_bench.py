@@ -6,9 +6,10 @@ steps in {1, 100, 10000}: Opacus' RDP, dp-accounting's RDP and PLD (discretizati
 time includes building the PLD, which happens in ``compose``), ours RDP and PLD (upper bound,
 plus the lower bound of its error interval). Calibration: the noise multiplier for a target
 epsilon with Opacus (RDP), dp-accounting (PLD, ``calibrate_dp_mechanism``) and ours.
-Samplers: our exact CSPRNG discrete Gaussian against numpy's float Gaussian (not private, a
-speed reference only). One JSON line per case on stdout, progress on stderr; a final
-"summary" line gives medians of the ratios.
+Samplers: our exact CSPRNG discrete Gaussian against numpy's float Gaussian, and our exact CSPRNG
+Skellam (first call, which builds the cdf table for that variance, and a second, cached call)
+against numpy's Poisson difference (neither is private; speed references only). One JSON line
+per case on stdout, progress on stderr; a final "summary" line gives medians of the ratios.
 
     python benchmarks/dp_bench.py            # full run (a few minutes, mostly the peers)
     python benchmarks/dp_bench.py --quick    # seconds-long smoke run
@@ -105,10 +106,27 @@ def sampler_case(n: int, sigma: float) -> dict[str, Any]:
     mech = dp.DistributedDiscreteGaussian(1.0, 1.0, 20, n, 15, b"benchmark-rotation-seed")
     x = rng.normal(size=n) * 1e-3
     _, enc_t = timed(lambda: mech.encode(x))
+    skellam = dp.DistributedSkellam(1.0, 1.0, 20, n, 15, b"benchmark-rotation-seed")
+    skellam.encode(x)  # the first call builds the sampler's table for this variance
+    _, sk_enc_t = timed(lambda: skellam.encode(x))
     return {"case": "sampler", "n": n, "sigma": sigma,
-            "ours": {"discrete_gaussian_s": ours_t, "ddg_encode_s": enc_t},
+            "ours": {"discrete_gaussian_s": ours_t, "ddg_encode_s": enc_t, "skellam_encode_s": sk_enc_t},
             "peers": {"numpy_float_gaussian_s": np_t},
             "vs_peer": {"slowdown_vs_numpy_float": ours_t / np_t}}
+
+
+def skellam_case(n: int, variance: int) -> dict[str, Any]:
+    src = dp.CsprngSource()
+    _, first_t = timed(lambda: dp.skellam(src, variance, n))
+    _, cached_t = timed(lambda: dp.skellam(src, variance, n))
+    _, dg_t = timed(lambda: dp.discrete_gaussian(src, Fraction(variance), n))
+    rng = np.random.default_rng()
+    _, np_t = timed(lambda: rng.poisson(variance / 2, n) - rng.poisson(variance / 2, n))
+    return {"case": "skellam_sampler", "n": n, "variance": variance,
+            "ours": {"skellam_first_s": first_t, "skellam_cached_s": cached_t, "discrete_gaussian_s": dg_t},
+            "peers": {"numpy_poisson_difference_s": np_t},
+            "vs_peer": {"cached_slowdown_vs_numpy": cached_t / np_t,
+                        "cached_speedup_vs_discrete_gaussian": dg_t / cached_t}}
 
 
 def main() -> None:
@@ -120,10 +138,12 @@ def main() -> None:
         eps_cases = [(0.1, 2.0, 10), (0.01, 1.0, 100)]
         cal_cases = [(2.0, 1.0, 1)]
         sampler = [(10000, 100.0)]
+        skellam = [(10000, 1000)]
     else:
         eps_cases = [(q, s, k) for q in (1.0, 0.1, 0.01, 0.001) for s in (0.5, 1.0, 2.0, 5.0) for k in (1, 100, 10000)]
         cal_cases = [(t, q, k) for t in (1.0, 8.0) for q, k in ((0.01, 1000), (0.1, 100), (0.001, 10000))]
         sampler = [(100000, 1000.0), (100000, 1e7)]
+        skellam = [(100000, v) for v in (1, 1000, 10**6, 10**8)]
     records = []
     for q, s, k in eps_cases:
         print(f"epsilon q={q} sigma={s} steps={k}", file=sys.stderr, flush=True)
@@ -136,6 +156,9 @@ def main() -> None:
     for n, s in sampler:
         print(f"sampler n={n} sigma={s}", file=sys.stderr, flush=True)
         emit(sampler_case(n, s))
+    for n, v in skellam:
+        print(f"skellam sampler n={n} variance={v}", file=sys.stderr, flush=True)
+        emit(skellam_case(n, v))
     eps_r = [r["vs_peer"] for r in records if r["case"] == "epsilon"]
     cal = [r for r in records if r["case"] == "calibration"]
     emit({

@@ -17,7 +17,7 @@ def test_dp_bench_quick_prints_json_lines_with_ratios() -> None:
                          check=True).stdout
     records = [json.loads(line) for line in out.splitlines()]
     cases = {r["case"] for r in records}
-    assert cases == {"epsilon", "calibration", "sampler", "summary"}
+    assert cases == {"epsilon", "calibration", "sampler", "skellam_sampler", "summary"}
     for r in records:
         if r["case"] == "epsilon":
             assert abs(r["vs_peer"]["pld_rel_diff_vs_dpa_pld"]) < 0.01
