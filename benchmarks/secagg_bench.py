@@ -45,8 +45,8 @@ class Case:
 
 
 def sparse_degree(n: int) -> int | None:
-    """An even degree of about 3 log2(n) (Bell et al. 2020 need O(log n)); complete when that covers everyone."""
-    degree = 2 * math.ceil(1.5 * math.log2(n))
+    """SecAgg+'s recommended degree, or None (complete graph) when that covers everyone."""
+    degree = secagg.recommended_degree(n)
     return None if degree >= n - 1 else degree
 
 

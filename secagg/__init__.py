@@ -19,7 +19,7 @@ from secagg.errors import (
     StateError,
     TooFewSurvivorsError,
 )
-from secagg.graph import default_threshold
+from secagg.graph import default_threshold, recommended_degree
 from secagg.server import Server, UnmaskedSum
 from secagg.simulate import AggregateResult, simulate
 from secagg.stage import Stage
@@ -41,5 +41,6 @@ __all__ = [
     "TooFewSurvivorsError",
     "UnmaskedSum",
     "default_threshold",
+    "recommended_degree",
     "simulate",
 ]

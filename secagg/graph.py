@@ -13,6 +13,7 @@ Shamir share of its secrets.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 
@@ -50,6 +51,19 @@ def harary_graph(ids: Sequence[int], degree: int, seed: bytes | None = None) -> 
             neighbours[u].add(v)
             neighbours[v].add(u)
     return {u: frozenset(vs) for u, vs in neighbours.items()}
+
+
+def recommended_degree(clients: int) -> int:
+    """A SecAgg+ degree of ``2 * ceil(log2 n)``, capped at ``n - 1``.
+
+    Bell et al. 2020 (Sec. 3-4) show that a random graph of degree O(log n) keeps
+    every neighbourhood connected and honest-majority with high probability; the
+    constant 2 is a practical choice, not derived from their bound for a given
+    corruption and dropout rate. Always even, so a regular graph exists for any n.
+    """
+    if clients < 2:
+        raise ConfigurationError(f"need at least 2 clients, got {clients}")
+    return min(clients - 1, 2 * math.ceil(math.log2(clients)))
 
 
 def default_threshold(holders: int, active: bool = False) -> int:

@@ -11,7 +11,6 @@ also adds integer noise on the client.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -40,9 +39,8 @@ class Codec(Protocol):
     def decode_sum(self, total: np.ndarray) -> np.ndarray: ...
 
 
-def default_degree(clients: int) -> int:
-    """A SecAgg+ degree of about 2 log2 n (Bell et al. 2020, Sec. 4), at most n - 1."""
-    return max(1, min(clients - 1, 2 * math.ceil(math.log2(max(clients, 2)))))
+default_degree = secagg.recommended_degree
+"""SecAgg+'s degree for n clients: 2 ceil(log2 n), at most n - 1 (see `secagg.recommended_degree`)."""
 
 
 class SecAggAggregator:
@@ -93,9 +91,7 @@ class SecAggAggregator:
         self.modulus_bits = modulus_bits
         self.codec: Codec = codec or secagg.FixedPointCodec(clip, max_clients, modulus_bits)
         if self.codec.modulus_bits != modulus_bits:
-            raise AggregationError(
-                f"codec works mod 2^{self.codec.modulus_bits}, the protocol mod 2^{modulus_bits}"
-            )
+            raise AggregationError(f"codec works mod 2^{self.codec.modulus_bits}, the protocol mod 2^{modulus_bits}")
         self.weight_bound = weight_bound
         self.protect_weights = protect_weights
 
@@ -127,8 +123,7 @@ class SecAggAggregator:
             raise AggregationAborted(f"threshold {threshold} exceeds the {holders} holders present")
         scale = weight_scale(weights, self.weight_bound)
         inputs = {
-            c: self.codec.encode(client_vector(u, weights[c], scale, self.protect_weights))
-            for c, u in updates.items()
+            c: self.codec.encode(client_vector(u, weights[c], scale, self.protect_weights)) for c, u in updates.items()
         }
         try:
             result = secagg.simulate(
