@@ -62,39 +62,73 @@ def dpa_event(q: float, sigma: float) -> Any:
 def epsilon_case(q: float, sigma: float, steps: int) -> dict[str, Any]:
     op_eps, op_t = timed(lambda: opacus_epsilon(q, sigma, steps))
     dr_eps, dr_t = timed(lambda: dpa.rdp.RdpAccountant().compose(dpa_event(q, sigma), steps).get_epsilon(DELTA))
-    dp_eps, dp_t = timed(lambda: PLDAccountant(value_discretization_interval=1e-4).compose(
-        dpa_event(q, sigma), steps).get_epsilon(DELTA))
+    dp_eps, dp_t = timed(
+        lambda: PLDAccountant(value_discretization_interval=1e-4).compose(dpa_event(q, sigma), steps).get_epsilon(DELTA)
+    )
     or_eps, or_t = timed(lambda: dp.dpsgd_epsilon(sigma, q, steps, DELTA, "rdp"))
     op_acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q), steps)
     pld_eps, pld_t = timed(lambda: op_acc.epsilon(DELTA))
     lower = op_acc.epsilon_bounds(DELTA)[0]
     return {
-        "case": "epsilon", "q": q, "sigma": sigma, "steps": steps, "delta": DELTA,
+        "case": "epsilon",
+        "q": q,
+        "sigma": sigma,
+        "steps": steps,
+        "delta": DELTA,
         "ours": {"rdp_eps": or_eps, "rdp_s": or_t, "pld_eps": pld_eps, "pld_lower_eps": lower, "pld_s": pld_t},
-        "peers": {"opacus_rdp_eps": op_eps, "opacus_rdp_s": op_t, "dpa_rdp_eps": dr_eps, "dpa_rdp_s": dr_t,
-                  "dpa_pld_eps": dp_eps, "dpa_pld_s": dp_t},
-        "vs_peer": {"rdp_speedup_vs_opacus": op_t / or_t, "pld_speedup_vs_dpa_pld": dp_t / pld_t,
-                    "pld_rel_diff_vs_dpa_pld": pld_eps / dp_eps - 1,
-                    "rdp_eps_ratio_opacus_over_ours": op_eps / or_eps,
-                    "rdp_over_pld": or_eps / pld_eps},
+        "peers": {
+            "opacus_rdp_eps": op_eps,
+            "opacus_rdp_s": op_t,
+            "dpa_rdp_eps": dr_eps,
+            "dpa_rdp_s": dr_t,
+            "dpa_pld_eps": dp_eps,
+            "dpa_pld_s": dp_t,
+        },
+        "vs_peer": {
+            "rdp_speedup_vs_opacus": op_t / or_t,
+            "pld_speedup_vs_dpa_pld": dp_t / pld_t,
+            "pld_rel_diff_vs_dpa_pld": pld_eps / dp_eps - 1,
+            "rdp_eps_ratio_opacus_over_ours": op_eps / or_eps,
+            "rdp_over_pld": or_eps / pld_eps,
+        },
     }
 
 
 def calibration_case(target: float, q: float, steps: int) -> dict[str, Any]:
-    op_sigma, op_t = timed(lambda: get_noise_multiplier(target_epsilon=target, target_delta=DELTA,
-                                                        sample_rate=q, steps=steps, accountant="rdp"))
-    dpa_sigma, dpa_t = timed(lambda: dpa.calibrate_dp_mechanism(
-        lambda: PLDAccountant(value_discretization_interval=1e-4),
-        lambda s: dpa.SelfComposedDpEvent(dpa_event(q, s), steps), target, DELTA))
+    op_sigma, op_t = timed(
+        lambda: get_noise_multiplier(
+            target_epsilon=target, target_delta=DELTA, sample_rate=q, steps=steps, accountant="rdp"
+        )
+    )
+    dpa_sigma, dpa_t = timed(
+        lambda: dpa.calibrate_dp_mechanism(
+            lambda: PLDAccountant(value_discretization_interval=1e-4),
+            lambda s: dpa.SelfComposedDpEvent(dpa_event(q, s), steps),
+            target,
+            DELTA,
+        )
+    )
     rdp_sigma, rdp_t = timed(lambda: dp.calibrate(target, DELTA, q, steps, "rdp"))
     pld_sigma, pld_t = timed(lambda: dp.calibrate(target, DELTA, q, steps, "pld"))
     return {
-        "case": "calibration", "target_epsilon": target, "q": q, "steps": steps, "delta": DELTA,
-        "ours": {"rdp_sigma": rdp_sigma, "rdp_s": rdp_t, "pld_sigma": pld_sigma, "pld_s": pld_t,
-                 "pld_eps_at_sigma": dp.dpsgd_epsilon(pld_sigma, q, steps, DELTA, "pld")},
+        "case": "calibration",
+        "target_epsilon": target,
+        "q": q,
+        "steps": steps,
+        "delta": DELTA,
+        "ours": {
+            "rdp_sigma": rdp_sigma,
+            "rdp_s": rdp_t,
+            "pld_sigma": pld_sigma,
+            "pld_s": pld_t,
+            "pld_eps_at_sigma": dp.dpsgd_epsilon(pld_sigma, q, steps, DELTA, "pld"),
+        },
         "peers": {"opacus_rdp_sigma": op_sigma, "opacus_rdp_s": op_t, "dpa_pld_sigma": dpa_sigma, "dpa_pld_s": dpa_t},
-        "vs_peer": {"rdp_speedup_vs_opacus": op_t / rdp_t, "pld_speedup_vs_dpa_pld": dpa_t / pld_t,
-                    "pld_sigma_ratio_vs_dpa": pld_sigma / dpa_sigma},
+        "vs_peer": {
+            "rdp_speedup_vs_opacus": op_t / rdp_t,
+            "pld_speedup_vs_dpa_pld": dpa_t / pld_t,
+            "pld_sigma_ratio_vs_dpa": pld_sigma / dpa_sigma,
+        },
     }
 
 
@@ -109,10 +143,14 @@ def sampler_case(n: int, sigma: float) -> dict[str, Any]:
     skellam = dp.DistributedSkellam(1.0, 1.0, 20, n, 15, b"benchmark-rotation-seed")
     skellam.encode(x)  # the first call builds the sampler's table for this variance
     _, sk_enc_t = timed(lambda: skellam.encode(x))
-    return {"case": "sampler", "n": n, "sigma": sigma,
-            "ours": {"discrete_gaussian_s": ours_t, "ddg_encode_s": enc_t, "skellam_encode_s": sk_enc_t},
-            "peers": {"numpy_float_gaussian_s": np_t},
-            "vs_peer": {"slowdown_vs_numpy_float": ours_t / np_t}}
+    return {
+        "case": "sampler",
+        "n": n,
+        "sigma": sigma,
+        "ours": {"discrete_gaussian_s": ours_t, "ddg_encode_s": enc_t, "skellam_encode_s": sk_enc_t},
+        "peers": {"numpy_float_gaussian_s": np_t},
+        "vs_peer": {"slowdown_vs_numpy_float": ours_t / np_t},
+    }
 
 
 def skellam_case(n: int, variance: int) -> dict[str, Any]:
@@ -122,11 +160,17 @@ def skellam_case(n: int, variance: int) -> dict[str, Any]:
     _, dg_t = timed(lambda: dp.discrete_gaussian(src, Fraction(variance), n))
     rng = np.random.default_rng()
     _, np_t = timed(lambda: rng.poisson(variance / 2, n) - rng.poisson(variance / 2, n))
-    return {"case": "skellam_sampler", "n": n, "variance": variance,
-            "ours": {"skellam_first_s": first_t, "skellam_cached_s": cached_t, "discrete_gaussian_s": dg_t},
-            "peers": {"numpy_poisson_difference_s": np_t},
-            "vs_peer": {"cached_slowdown_vs_numpy": cached_t / np_t,
-                        "cached_speedup_vs_discrete_gaussian": dg_t / cached_t}}
+    return {
+        "case": "skellam_sampler",
+        "n": n,
+        "variance": variance,
+        "ours": {"skellam_first_s": first_t, "skellam_cached_s": cached_t, "discrete_gaussian_s": dg_t},
+        "peers": {"numpy_poisson_difference_s": np_t},
+        "vs_peer": {
+            "cached_slowdown_vs_numpy": cached_t / np_t,
+            "cached_speedup_vs_discrete_gaussian": dg_t / cached_t,
+        },
+    }
 
 
 def main() -> None:
@@ -161,17 +205,21 @@ def main() -> None:
         emit(skellam_case(n, v))
     eps_r = [r["vs_peer"] for r in records if r["case"] == "epsilon"]
     cal = [r for r in records if r["case"] == "calibration"]
-    emit({
-        "case": "summary",
-        "epsilon_median_rdp_speedup_vs_opacus": statistics.median(v["rdp_speedup_vs_opacus"] for v in eps_r),
-        "epsilon_median_pld_speedup_vs_dpa_pld": statistics.median(v["pld_speedup_vs_dpa_pld"] for v in eps_r),
-        "epsilon_min_pld_speedup_vs_dpa_pld": min(v["pld_speedup_vs_dpa_pld"] for v in eps_r),
-        "epsilon_max_abs_pld_rel_diff_vs_dpa_pld": max(abs(v["pld_rel_diff_vs_dpa_pld"]) for v in eps_r),
-        "epsilon_max_opacus_over_ours_rdp": max(v["rdp_eps_ratio_opacus_over_ours"] for v in eps_r),
-        "calibration_max_ours_rdp_s": max(r["ours"]["rdp_s"] for r in cal),
-        "calibration_max_ours_pld_s": max(r["ours"]["pld_s"] for r in cal),
-        "calibration_median_pld_speedup_vs_dpa": statistics.median(r["vs_peer"]["pld_speedup_vs_dpa_pld"] for r in cal),
-    })
+    emit(
+        {
+            "case": "summary",
+            "epsilon_median_rdp_speedup_vs_opacus": statistics.median(v["rdp_speedup_vs_opacus"] for v in eps_r),
+            "epsilon_median_pld_speedup_vs_dpa_pld": statistics.median(v["pld_speedup_vs_dpa_pld"] for v in eps_r),
+            "epsilon_min_pld_speedup_vs_dpa_pld": min(v["pld_speedup_vs_dpa_pld"] for v in eps_r),
+            "epsilon_max_abs_pld_rel_diff_vs_dpa_pld": max(abs(v["pld_rel_diff_vs_dpa_pld"]) for v in eps_r),
+            "epsilon_max_opacus_over_ours_rdp": max(v["rdp_eps_ratio_opacus_over_ours"] for v in eps_r),
+            "calibration_max_ours_rdp_s": max(r["ours"]["rdp_s"] for r in cal),
+            "calibration_max_ours_pld_s": max(r["ours"]["pld_s"] for r in cal),
+            "calibration_median_pld_speedup_vs_dpa": statistics.median(
+                r["vs_peer"]["pld_speedup_vs_dpa_pld"] for r in cal
+            ),
+        }
+    )
 
 
 if __name__ == "__main__":

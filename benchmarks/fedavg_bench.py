@@ -33,7 +33,6 @@ from protocols.history import History
 from protocols.local import LocalConfig
 from protocols.models import bench_mlp, mlp, parameter_count
 
-
 # The target: SecAgg+ at most 2x plaintext round time; the others are reported as measured.
 TARGETS = {"secagg+": 2.0}
 
@@ -43,9 +42,7 @@ def _median(history: History, key: str) -> float:
 
 
 def _aggregation_seconds(history: History) -> float:
-    return statistics.median(
-        r.seconds["round"] - r.seconds["local_training"] for r in history.rounds
-    )
+    return statistics.median(r.seconds["round"] - r.seconds["local_training"] for r in history.rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, FedAvg] = {}
     budget: dict[str, int] = {}
     for backend in ["plain", *[b for b in args.backends if b != "plain"]]:
-        budget[backend] = 1 if args.quick else (
-            min(2, args.rounds) if backend == "paillier" else args.rounds)
-        config = FedAvgConfig(rounds=budget[backend], dropout=0.1, seed=1,
-                              local=LocalConfig(epochs=1, batch_size=32, lr=0.05))
+        budget[backend] = 1 if args.quick else (min(2, args.rounds) if backend == "paillier" else args.rounds)
+        config = FedAvgConfig(
+            rounds=budget[backend], dropout=0.1, seed=1, local=LocalConfig(epochs=1, batch_size=32, lr=0.05)
+        )
         aggregator = build_aggregator(backend, BackendOptions(clients_per_round=args.clients))
         runs[backend] = FedAvg(make_model(), data, aggregator, config)
     # Round r of every backend before round r + 1 of any: machine noise hits all alike.
@@ -83,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 record = run.step()
                 if backend == "plain":
                     plain_weights.append(run.weights.copy())
-                print(f"[fedavg_bench] round {rnd + 1} {backend}: "
-                      f"{record.seconds['round']:.2f} s", file=sys.stderr)
+                print(f"[fedavg_bench] round {rnd + 1} {backend}: {record.seconds['round']:.2f} s", file=sys.stderr)
 
     plain_history = runs["plain"].history
     plain_round = statistics.median(r.seconds["round"] for r in plain_history.rounds)
@@ -94,31 +90,37 @@ def main(argv: list[str] | None = None) -> int:
         round_s = statistics.median(r.seconds["round"] for r in history.rounds)
         up = statistics.median(r.bytes_up_per_client for r in done) if done else 0.0
         same_round = plain_weights[len(history.rounds) - 1]
-        print(json.dumps({
-            "case": "fedavg_round",
-            "backend": backend,
-            "params": params,
-            "clients": args.clients,
-            "dropout": 0.1,
-            "rounds": len(history.rounds),
-            "skipped_rounds": len(history.rounds) - len(done),
-            "round_s": round(round_s, 4),
-            "local_training_s": round(_median(history, "local_training"), 4),
-            "aggregation_s": round(_aggregation_seconds(history), 4),
-            "ratio_vs_plain": round(round_s / plain_round, 3),
-            "target_ratio": TARGETS.get(backend),
-            "aggregation_vs_plain_round": round(_aggregation_seconds(history) / plain_round, 3),
-            "bytes_up_per_client": int(up),
-            "bytes_up_per_param": round(up / params, 3),
-            "bytes_down_per_client": int(statistics.median(r.bytes_down_per_client for r in done))
-            if done else 0,
-            "phases_s": {k: round(_median(history, k), 5)
-                         for k in history.rounds[0].seconds if k.startswith("agg.")},
-            "accuracy": round(history.final_accuracy, 4),
-            "plain_accuracy_same_rounds": round(
-                plain_history.rounds[len(history.rounds) - 1].accuracy, 4),
-            "max_abs_weight_diff_vs_plain": float(np.abs(run.weights - same_round).max()),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "case": "fedavg_round",
+                    "backend": backend,
+                    "params": params,
+                    "clients": args.clients,
+                    "dropout": 0.1,
+                    "rounds": len(history.rounds),
+                    "skipped_rounds": len(history.rounds) - len(done),
+                    "round_s": round(round_s, 4),
+                    "local_training_s": round(_median(history, "local_training"), 4),
+                    "aggregation_s": round(_aggregation_seconds(history), 4),
+                    "ratio_vs_plain": round(round_s / plain_round, 3),
+                    "target_ratio": TARGETS.get(backend),
+                    "aggregation_vs_plain_round": round(_aggregation_seconds(history) / plain_round, 3),
+                    "bytes_up_per_client": int(up),
+                    "bytes_up_per_param": round(up / params, 3),
+                    "bytes_down_per_client": int(statistics.median(r.bytes_down_per_client for r in done))
+                    if done
+                    else 0,
+                    "phases_s": {
+                        k: round(_median(history, k), 5) for k in history.rounds[0].seconds if k.startswith("agg.")
+                    },
+                    "accuracy": round(history.final_accuracy, 4),
+                    "plain_accuracy_same_rounds": round(plain_history.rounds[len(history.rounds) - 1].accuracy, 4),
+                    "max_abs_weight_diff_vs_plain": float(np.abs(run.weights - same_round).max()),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

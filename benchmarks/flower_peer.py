@@ -151,8 +151,7 @@ def _plan(
     ring = [int(v) for v in rng.permutation(node_ids)]
     half = num_shares >> 1
     neighbours = {
-        nid: frozenset(ring[(idx + off) % n] for off in range(-half, half + 1))
-        for idx, nid in enumerate(ring)
+        nid: frozenset(ring[(idx + off) % n] for off in range(-half, half + 1)) for idx, nid in enumerate(ring)
     }
     dropped = frozenset(int(v) for v in rng.choice(node_ids, round(dropout_fraction * n), False))
     setup_config = {
@@ -183,9 +182,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
-def _client_stage(
-    stage: str, state: Any, configs: dict[str, Any], *extra: Any
-) -> tuple[Any, float]:
+def _client_stage(stage: str, state: Any, configs: dict[str, Any], *extra: Any) -> tuple[Any, float]:
     """One client stage as ``secaggplus_mod`` runs it: validate configs, then the stage body."""
     record = ConfigRecord(configs)
     body = {
@@ -221,9 +218,7 @@ def _share_keys(plan: _Plan, states: dict[int, Any], nid: int) -> tuple[dict[str
     return res, dt
 
 
-def _mask(
-    state: Any, srcs: list[int], ctxts: list[bytes], update: np.ndarray
-) -> tuple[list[bytes], float]:
+def _mask(state: Any, srcs: list[int], ctxts: list[bytes], update: np.ndarray) -> tuple[list[bytes], float]:
     """Stage 2: decrypt the forwarded shares, quantize, add self and pairwise masks."""
     configs = {Key.CIPHERTEXT_LIST: ctxts, Key.SOURCE_LIST: srcs}
     params = ndarrays_to_parameters([update])
@@ -381,8 +376,7 @@ def _pilot(plan: _Plan, m: int, rng: np.random.Generator) -> dict[str, Any]:
 
     seed_times = [combine_time(states[nid].rd_seed, nid) for nid in sample[:PILOT_SECRETS]]
     self_times = [
-        _timed(lambda s=states[nid].rd_seed: _remove_self_mask(masked, s, mod))[1]
-        for nid in sample[:PILOT_SECRETS]
+        _timed(lambda s=states[nid].rd_seed: _remove_self_mask(masked, s, mod))[1] for nid in sample[:PILOT_SECRETS]
     ]
     shamir = np.mean(seed_times) * len(active)
     remove = np.mean(self_times) * len(active)
@@ -390,9 +384,7 @@ def _pilot(plan: _Plan, m: int, rng: np.random.Generator) -> dict[str, Any]:
         probe = dead[:PILOT_SECRETS]
         sk_times = [combine_time(states[d].sk1, d) for d in probe]
         pair_times = [
-            _timed(
-                lambda d=d, p=p: _remove_pair_mask(masked, states[d].sk1, d, p, states[p].pk1, mod)
-            )[1]
+            _timed(lambda d=d, p=p: _remove_pair_mask(masked, states[d].sk1, d, p, states[p].pk1, mod))[1]
             for d in probe
             for p in sorted(plan.neighbours[d] - {d})[:PILOT_SECRETS]
         ]
@@ -468,26 +460,34 @@ def run_flower_secaggplus(
         out["estimated_full_run_s"] = full
         _check_threshold(plan, set(plan.active))
         if full > time_budget_s - (time.perf_counter() - t0):
-            return out | est | {
-                "server_unmask_s": server,
-                "upload_bytes_per_parameter": est["upload_bytes_per_client"] / m,
-                "correct": None,
-                "extrapolated": True,
-                "note": PILOT_NOTE,
-            }
+            return (
+                out
+                | est
+                | {
+                    "server_unmask_s": server,
+                    "upload_bytes_per_parameter": est["upload_bytes_per_client"] / m,
+                    "correct": None,
+                    "extrapolated": True,
+                    "note": PILOT_NOTE,
+                }
+            )
     res = _full_run(plan, m, rng)
     n_active = len(plan.active)
     error = float(np.max(np.abs(res.pop("average") * n_active - res.pop("plain_sum"))))
     bound = n_active * 2.0 * clip / quantization_range  # stochastic rounding: < 1 step each
-    return out | res | {
-        "server_unmask_s": res["server_sum_s"] + res["server_shamir_s"] + res["server_mask_s"],
-        "upload_bytes_per_parameter": res["upload_bytes_per_client"] / m,
-        "correct": error <= bound * (1 + 1e-6),
-        "max_abs_error": error,
-        "error_bound": bound,
-        "extrapolated": False,
-        "wall_s": time.perf_counter() - t0,
-    }
+    return (
+        out
+        | res
+        | {
+            "server_unmask_s": res["server_sum_s"] + res["server_shamir_s"] + res["server_mask_s"],
+            "upload_bytes_per_parameter": res["upload_bytes_per_client"] / m,
+            "correct": error <= bound * (1 + 1e-6),
+            "max_abs_error": error,
+            "error_bound": bound,
+            "extrapolated": False,
+            "wall_s": time.perf_counter() - t0,
+        }
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,8 +10,16 @@ import numpy as np
 from dp.errors import InvalidParameterError
 
 
-def check_real(name: str, value: object, *, low: float = -math.inf, high: float = math.inf,
-               low_open: bool = False, high_open: bool = False, allow_inf: bool = False) -> float:
+def check_real(
+    name: str,
+    value: object,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
     """Return ``value`` as a float after checking it is a real number in the given range."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InvalidParameterError(f"{name} must be a real number, got {type(value).__name__}")

@@ -62,7 +62,7 @@ class Accountant(ABC):
         """True if ``compose(event)`` would succeed."""
         return self.unsupported_reason(event) is None
 
-    def compose(self, event: Event, count: int = 1) -> "Accountant":
+    def compose(self, event: Event, count: int = 1) -> Accountant:
         """Record ``event`` repeated ``count`` times; returns self so calls chain."""
         if not isinstance(event, Event):
             raise InvalidParameterError(f"event must be a dp Event, got {type(event).__name__}")
@@ -75,7 +75,7 @@ class Accountant(ABC):
         self._on_change()
         return self
 
-    def _on_change(self) -> None:
+    def _on_change(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Hook for subclasses that cache derived state."""
 
     @property
@@ -87,7 +87,7 @@ class Accountant(ABC):
         """The ledger as an immutable value, to save and later ``restore``."""
         return tuple(self._ledger.items())
 
-    def restore(self, state: tuple[tuple[Event, int], ...]) -> "Accountant":
+    def restore(self, state: tuple[tuple[Event, int], ...]) -> Accountant:
         """Replace the ledger with a saved ``state`` (validated like ``compose``)."""
         self._ledger = {}
         for event, count in state:

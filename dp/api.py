@@ -13,6 +13,7 @@ from dp.zcdp_accountant import ZcdpAccountant
 
 ACCOUNTANTS: dict[str, type[Accountant]] = {"rdp": RdpAccountant, "pld": PldAccountant, "zcdp": ZcdpAccountant}
 
+
 def make_accountant(name: str) -> Accountant:
     """A fresh accountant by name: "rdp", "pld" or "zcdp"."""
     if name not in ACCOUNTANTS:
@@ -25,20 +26,21 @@ def dpsgd_event(noise_multiplier: float, sample_rate: float) -> PoissonSampledEv
     return PoissonSampledEvent(sample_rate, GaussianEvent(noise_multiplier))
 
 
-def dpsgd_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
-                  accountant: str = "rdp") -> float:
+def dpsgd_epsilon(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp"
+) -> float:
     """Upper bound on epsilon after ``steps`` Poisson-sampled Gaussian steps (add/remove-one)."""
     check_int("steps", steps, low=0)
     return make_accountant(accountant).compose(dpsgd_event(noise_multiplier, sample_rate), steps).epsilon(delta)
 
 
-def calibrate(target_epsilon: float, delta: float, sample_rate: float, steps: int,
-              accountant: str = "rdp", rtol: float = 1e-3) -> float:
+def calibrate(
+    target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str = "rdp", rtol: float = 1e-3
+) -> float:
     """Smallest noise multiplier (to ``rtol``) whose epsilon after ``steps`` is at most the target."""
     check_real("target_epsilon", target_epsilon, low=0.0, low_open=True)
     check_real("delta", delta, low=0.0, high=1.0)
     check_real("sample_rate", sample_rate, low=0.0, high=1.0)
     check_int("steps", steps, low=0)
     make_accountant(accountant)  # validates the name
-    return calibrate_noise(lambda s: dpsgd_epsilon(s, sample_rate, steps, delta, accountant),
-                           target_epsilon, rtol=rtol)
+    return calibrate_noise(lambda s: dpsgd_epsilon(s, sample_rate, steps, delta, accountant), target_epsilon, rtol=rtol)

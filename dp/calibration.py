@@ -12,8 +12,14 @@ from dp.errors import CalibrationError
 _MIN_NOISE, _MAX_NOISE = 1e-3, 1e6
 
 
-def calibrate_noise(epsilon_of: Callable[[float], float], target_epsilon: float, *,
-                    guess: float = 1.0, rtol: float = 1e-3, max_evals: int = 60) -> float:
+def calibrate_noise(
+    epsilon_of: Callable[[float], float],
+    target_epsilon: float,
+    *,
+    guess: float = 1.0,
+    rtol: float = 1e-3,
+    max_evals: int = 60,
+) -> float:
     """Smallest noise (up to ``rtol`` relative) with ``epsilon_of(noise) <= target_epsilon``,
     for an ``epsilon_of`` that is non-increasing in the noise. The returned noise always meets
     the target; ``CalibrationError`` if no noise in [1e-3, 1e6] does."""

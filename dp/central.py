@@ -57,8 +57,11 @@ class GaussianMechanism:
 
     def round_event(self, sample_rate: float = 1.0) -> Event:
         """The event of one noisy release, Poisson-sampled at ``sample_rate``."""
-        base = DiscreteGaussianSumEvent(sigma=math.sqrt(float(self.lattice_variance)),
-                                        l2_sensitivity=self.l2_sensitivity,
-                                        l1_sensitivity=integer_l1_bound(self.l2_sensitivity, self.dimension),
-                                        dimension=self.dimension, num_clients=1)
+        base = DiscreteGaussianSumEvent(
+            sigma=math.sqrt(float(self.lattice_variance)),
+            l2_sensitivity=self.l2_sensitivity,
+            l1_sensitivity=integer_l1_bound(self.l2_sensitivity, self.dimension),
+            dimension=self.dimension,
+            num_clients=1,
+        )
         return base if sample_rate == 1 else PoissonSampledEvent(sample_rate, base)

@@ -30,8 +30,9 @@ class CsprngSource:
     def _fetch(self, n: int) -> np.ndarray:
         raw = self._randbytes(8 * n)
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != 8 * n:
-            raise SamplerError(f"random byte source returned {len(raw) if hasattr(raw, '__len__') else raw!r} "
-                               f"bytes, expected {8 * n}")
+            raise SamplerError(
+                f"random byte source returned {len(raw) if hasattr(raw, '__len__') else raw!r} bytes, expected {8 * n}"
+            )
         return np.frombuffer(bytes(raw), dtype="<u8").astype(np.uint64)
 
     def words(self, n: int) -> np.ndarray:

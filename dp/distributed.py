@@ -88,8 +88,10 @@ class DistributedIntegerMechanism(ABC):
         n, c, z, d = self.expected_clients, self.l2_clip, self.noise_multiplier, self.padded_dimension
         room = (2.0 ** (self.modulus_bits - 1) / self.headroom_stddevs) ** 2 - n / 4
         if room <= 0:
-            raise CalibrationError(f"{self.modulus_bits} modulus bits cannot hold the rounding noise of "
-                                   f"{n} clients; use more bits or fewer clients per round")
+            raise CalibrationError(
+                f"{self.modulus_bits} modulus bits cannot hold the rounding noise of "
+                f"{n} clients; use more bits or fewer clients per round"
+            )
         headroom_gamma = math.sqrt((n * c * c / d + z * z * c * c) / room)
         return max(headroom_gamma, z * c / math.sqrt(n * self.max_local_variance))
 
@@ -147,26 +149,38 @@ class DistributedIntegerMechanism(ABC):
         base = self._sum_event(n)
         return base if sample_rate == 1 else PoissonSampledEvent(sample_rate, base)
 
-    def epsilon(self, rounds: int, sample_rate: float, delta: float,
-                contributing_clients: int | None = None) -> float:
+    def epsilon(self, rounds: int, sample_rate: float, delta: float, contributing_clients: int | None = None) -> float:
         """Epsilon (RDP accountant) after ``rounds`` identical rounds."""
         return RdpAccountant().compose(self.round_event(sample_rate, contributing_clients), rounds).epsilon(delta)
 
     @classmethod
-    def calibrate(cls: type[_M], target_epsilon: float, delta: float, rounds: int, sample_rate: float,
-                  modulus_bits: int, l2_clip: float, dimension: int, expected_clients: int,
-                  rotation_seed: bytes, **kwargs: object) -> _M:
+    def calibrate(
+        cls: type[_M],
+        target_epsilon: float,
+        delta: float,
+        rounds: int,
+        sample_rate: float,
+        modulus_bits: int,
+        l2_clip: float,
+        dimension: int,
+        expected_clients: int,
+        rotation_seed: bytes,
+        **kwargs: object,
+    ) -> _M:
         """The mechanism with the smallest noise multiplier meeting (target_epsilon, delta) after
         ``rounds``; ``CalibrationError`` if no noise can at this bit width (rounding and modular
         headroom put a floor under epsilon)."""
+
         def make(z: float) -> _M:
             return cls(l2_clip, z, modulus_bits, dimension, expected_clients, rotation_seed, **kwargs)  # type: ignore[arg-type]
 
         try:
             z = calibrate_noise(lambda z: make(z).epsilon(rounds, sample_rate, delta), target_epsilon)
         except CalibrationError as err:
-            raise CalibrationError(f"epsilon {target_epsilon} at delta {delta} over {rounds} rounds cannot be "
-                                   f"met with {modulus_bits} modulus bits: {err}") from err
+            raise CalibrationError(
+                f"epsilon {target_epsilon} at delta {delta} over {rounds} rounds cannot be "
+                f"met with {modulus_bits} modulus bits: {err}"
+            ) from err
         return make(z)
 
 
@@ -178,9 +192,13 @@ class DistributedDiscreteGaussian(DistributedIntegerMechanism):
         return discrete_gaussian(self.source, self.local_variance, self.padded_dimension)
 
     def _sum_event(self, contributing_clients: int) -> Event:
-        return DiscreteGaussianSumEvent(sigma=math.sqrt(float(self.local_variance)),
-                                        l2_sensitivity=self.l2_bound, l1_sensitivity=self.l1_bound,
-                                        dimension=self.padded_dimension, num_clients=contributing_clients)
+        return DiscreteGaussianSumEvent(
+            sigma=math.sqrt(float(self.local_variance)),
+            l2_sensitivity=self.l2_bound,
+            l1_sensitivity=self.l1_bound,
+            dimension=self.padded_dimension,
+            num_clients=contributing_clients,
+        )
 
 
 @dataclass
@@ -196,5 +214,8 @@ class DistributedSkellam(DistributedIntegerMechanism):
         return skellam(self.source, self.local_variance, self.padded_dimension)
 
     def _sum_event(self, contributing_clients: int) -> Event:
-        return SkellamSumEvent(variance=contributing_clients * float(self.local_variance),
-                               l2_sensitivity=self.l2_bound, l1_sensitivity=self.l1_bound)
+        return SkellamSumEvent(
+            variance=contributing_clients * float(self.local_variance),
+            l2_sensitivity=self.l2_bound,
+            l1_sensitivity=self.l1_bound,
+        )

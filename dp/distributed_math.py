@@ -28,11 +28,13 @@ def ddg_rdp(event: DiscreteGaussianSumEvent, orders: np.ndarray) -> np.ndarray:
     Kairouz, Liu, Steinke 2021, Prop. 14."""
     a = np.asarray(orders, dtype=float)
     l2s, l1s, tau, d = _ddg_scales(event)
-    return np.minimum.reduce([
-        a / 2 * l2s**2 + tau * d,
-        a / 2 * (l2s**2 + 2 * l1s * tau + tau**2 * d),
-        a / 2 * (l2s + math.sqrt(d) * tau) ** 2,
-    ])
+    return np.minimum.reduce(
+        [
+            a / 2 * l2s**2 + tau * d,
+            a / 2 * (l2s**2 + 2 * l1s * tau + tau**2 * d),
+            a / 2 * (l2s + math.sqrt(d) * tau) ** 2,
+        ]
+    )
 
 
 def ddg_rho(event: DiscreteGaussianSumEvent) -> float:
@@ -70,8 +72,9 @@ def rounded_l2_bound(scaled_l2: float, dimension: int, beta: float) -> float:
     deterministic = scaled_l2 + math.sqrt(dimension)
     if beta == 0:
         return deterministic
-    probabilistic = math.sqrt(scaled_l2**2 + dimension / 4
-                              + math.sqrt(2 * math.log(1 / beta)) * (scaled_l2 + math.sqrt(dimension) / 2))
+    probabilistic = math.sqrt(
+        scaled_l2**2 + dimension / 4 + math.sqrt(2 * math.log(1 / beta)) * (scaled_l2 + math.sqrt(dimension) / 2)
+    )
     return min(deterministic, probabilistic)
 
 

@@ -92,7 +92,7 @@ def tail_above(plds: list[tuple[GridPld, int]], threshold: float, lam: float) ->
 
 
 def _log_mgf(plds: list[tuple[GridPld, int]], lam: np.ndarray) -> np.ndarray:
-    return sum(c * g.log_mgf(lam) for g, c in plds)
+    return np.sum([c * g.log_mgf(lam) for g, c in plds], axis=0)
 
 
 def _mean_sd(plds: list[tuple[GridPld, int]]) -> tuple[float, float]:

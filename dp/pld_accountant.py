@@ -39,8 +39,9 @@ class PldAccountant(Accountant):
             return
         if isinstance(event, PoissonSampledEvent) and isinstance(event.event, GaussianEvent):
             return
-        raise self._unsupported(event, "the PLD accountant handles Gaussian, Laplace and "
-                                       "Poisson-sampled Gaussian events only")
+        raise self._unsupported(
+            event, "the PLD accountant handles Gaussian, Laplace and Poisson-sampled Gaussian events only"
+        )
 
     def _on_change(self) -> None:
         self._cache = {}
@@ -63,7 +64,8 @@ class PldAccountant(Accountant):
                 self._cache[pessimistic] = None
             else:
                 self._cache[pessimistic] = tuple(
-                    self._compose_direction([(pr[d], c) for pr, c in pairs], pessimistic) for d in (0, 1))
+                    self._compose_direction([(pr[d], c) for pr, c in pairs], pessimistic) for d in (0, 1)
+                )
         return self._cache[pessimistic]
 
     def _compose_direction(self, pairs: list[tuple[LossPair, int]], pessimistic: bool) -> pld.ComposedPld:
@@ -100,7 +102,7 @@ class PldAccountant(Accountant):
         if self._infinite():
             return math.inf, math.inf
         results = []
-        for pessimistic in ((True, False) if lower else (True,)):
+        for pessimistic in (True, False) if lower else (True,):
             comp = self._composed(pessimistic)
             results.append(0.0 if comp is None else max(c.epsilon(delta) for c in comp))
         return (results[1] if lower else math.nan), results[0]
@@ -111,7 +113,7 @@ class PldAccountant(Accountant):
         if self._infinite():
             return 1.0, 1.0
         results = []
-        for pessimistic in ((True, False) if lower else (True,)):
+        for pessimistic in (True, False) if lower else (True,):
             comp = self._composed(pessimistic)
             results.append(0.0 if comp is None or math.isinf(epsilon) else max(c.delta(epsilon) for c in comp))
         return (max(0.0, results[1]) if lower else math.nan), results[0]

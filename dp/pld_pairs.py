@@ -80,8 +80,12 @@ def pairs_for(event: Event, tail: float) -> tuple[LossPair, LossPair] | None:
     """(remove, add) pairs of a supported atomic event, or None if it has none here."""
     if isinstance(event, GaussianEvent) and event.noise_multiplier > 0:
         return sampled_gaussian_pairs(1.0, event.noise_multiplier, tail)
-    if isinstance(event, PoissonSampledEvent) and isinstance(event.event, GaussianEvent) \
-            and event.event.noise_multiplier > 0 and event.sample_rate > 0:
+    if (
+        isinstance(event, PoissonSampledEvent)
+        and isinstance(event.event, GaussianEvent)
+        and event.event.noise_multiplier > 0
+        and event.sample_rate > 0
+    ):
         return sampled_gaussian_pairs(event.sample_rate, event.event.noise_multiplier, tail)
     if isinstance(event, LaplaceEvent):
         p = laplace_pair(event.noise_multiplier)

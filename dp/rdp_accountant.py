@@ -16,8 +16,15 @@ from dp import distributed_math as dm
 from dp import rdp_math as rm
 from dp.accountant import Accountant, check_delta, check_epsilon
 from dp.errors import InvalidParameterError
-from dp.events import (DiscreteGaussianSumEvent, Event, FixedSizeSampledEvent, GaussianEvent, LaplaceEvent,
-                       PoissonSampledEvent, SkellamSumEvent)
+from dp.events import (
+    DiscreteGaussianSumEvent,
+    Event,
+    FixedSizeSampledEvent,
+    GaussianEvent,
+    LaplaceEvent,
+    PoissonSampledEvent,
+    SkellamSumEvent,
+)
 
 _BASE = (GaussianEvent, LaplaceEvent, DiscreteGaussianSumEvent, SkellamSumEvent)
 
@@ -54,13 +61,17 @@ class RdpAccountant(Accountant):
             return
         if isinstance(event, PoissonSampledEvent):
             if not isinstance(event.event, _BASE):
-                raise self._unsupported(event, f"Poisson sampling of {type(event.event).__name__} "
-                                               "(only a Gaussian, Laplace, discrete Gaussian or Skellam base)")
+                raise self._unsupported(
+                    event,
+                    f"Poisson sampling of {type(event.event).__name__} "
+                    "(only a Gaussian, Laplace, discrete Gaussian or Skellam base)",
+                )
             return
         if isinstance(event, FixedSizeSampledEvent):
             if not isinstance(event.event, GaussianEvent):
-                raise self._unsupported(event, f"fixed-size sampling of {type(event.event).__name__} "
-                                               "(only a Gaussian base)")
+                raise self._unsupported(
+                    event, f"fixed-size sampling of {type(event.event).__name__} (only a Gaussian base)"
+                )
             return
         raise self._unsupported(event, "no RDP curve is known for it")
 

@@ -10,18 +10,22 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import gammaln, log_ndtr, logsumexp
+from scipy.special import gammaln, logsumexp
 
 #: Opacus' orders (1.1..10.9 by 0.1, 12..63) plus finer small orders and integer orders up to 4096,
 #: a superset of Opacus' and dp-accounting's defaults so the minimum over orders is never looser.
-DEFAULT_ORDERS: np.ndarray = np.unique(np.concatenate([
-    1.0 + np.arange(1, 10) / 100.0,
-    1.0 + np.arange(1, 100) / 10.0,
-    np.arange(11, 64, dtype=float),
-    np.arange(64, 256, 4, dtype=float),
-    np.arange(256, 1024, 32, dtype=float),
-    np.array([1024.0, 1536.0, 2048.0, 3072.0, 4096.0]),
-]))
+DEFAULT_ORDERS: np.ndarray = np.unique(
+    np.concatenate(
+        [
+            1.0 + np.arange(1, 10) / 100.0,
+            1.0 + np.arange(1, 100) / 10.0,
+            np.arange(11, 64, dtype=float),
+            np.arange(64, 256, 4, dtype=float),
+            np.arange(256, 1024, 32, dtype=float),
+            np.array([1024.0, 1536.0, 2048.0, 3072.0, 4096.0]),
+        ]
+    )
+)
 
 
 def _log_binom(alpha: float, k: np.ndarray) -> np.ndarray:
@@ -39,8 +43,14 @@ def _log_a_int(q: float, sigma: float, alphas: np.ndarray) -> np.ndarray:
         a = alphas[rows][:, None]
         k = np.arange((1 << int(b)) + 1, dtype=float)[None, :]
         with np.errstate(invalid="ignore"):
-            terms = (gammaln(a + 1) - gammaln(k + 1) - gammaln(np.maximum(a - k, 0) + 1) + k * math.log(q)
-                     + (a - k) * math.log1p(-q) + (k * k - k) / (2 * sigma**2))
+            terms = (
+                gammaln(a + 1)
+                - gammaln(k + 1)
+                - gammaln(np.maximum(a - k, 0) + 1)
+                + k * math.log(q)
+                + (a - k) * math.log1p(-q)
+                + (k * k - k) / (2 * sigma**2)
+            )
         out[rows] = logsumexp(np.where(k <= a, terms, -np.inf), axis=1)
     return out
 
@@ -93,8 +103,9 @@ def rdp_laplace(scale: float, orders: np.ndarray) -> np.ndarray:
     return np.logaddexp(t1, t2) / (a - 1)
 
 
-def rdp_poisson_subsampled_general(q: float, base: Callable[[np.ndarray], np.ndarray],
-                                   orders: np.ndarray) -> np.ndarray:
+def rdp_poisson_subsampled_general(
+    q: float, base: Callable[[np.ndarray], np.ndarray], orders: np.ndarray
+) -> np.ndarray:
     """Upper bound on the RDP of any mechanism with RDP curve ``base`` under Poisson sampling,
     for integer orders >= 2 (Zhu and Wang, ICML 2019, Thm. 6); a fractional order uses its
     ceiling, valid because RDP is non-decreasing in the order."""
@@ -120,8 +131,9 @@ def rdp_poisson_subsampled_general(q: float, base: Callable[[np.ndarray], np.nda
     return out
 
 
-def rdp_sampled_without_replacement(gamma: float, base: Callable[[np.ndarray], np.ndarray],
-                                    orders: np.ndarray) -> np.ndarray:
+def rdp_sampled_without_replacement(
+    gamma: float, base: Callable[[np.ndarray], np.ndarray], orders: np.ndarray
+) -> np.ndarray:
     """Upper bound on the RDP of a mechanism with unbounded eps(inf) (e.g. Gaussian) run on a
     uniformly sampled subset of fraction ``gamma``, replace-one neighbouring, integer orders >= 2
     (Wang, Balle, Kasiviswanathan, AISTATS 2019, Thm. 9); fractional orders use their ceiling."""
@@ -171,5 +183,9 @@ def rdp_to_delta(orders: np.ndarray, rdp: np.ndarray, epsilon: float) -> tuple[f
 
 def _warn_if_edge(orders: np.ndarray, i: int, eps: np.ndarray) -> None:
     if len(orders) > 1 and np.isfinite(eps[i]) and (i == 0 or i == len(orders) - 1):
-        warnings.warn(f"the optimal RDP order {orders[i]} lies at the edge of the order grid; "
-                      "extend the orders for a tighter epsilon", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"the optimal RDP order {orders[i]} lies at the edge of the order grid; "
+            "extend the orders for a tighter epsilon",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -23,8 +23,11 @@ class ZcdpAccountant(Accountant):
 
     def _check_atomic(self, event: Event) -> None:
         if not isinstance(event, (GaussianEvent, DiscreteGaussianSumEvent, SkellamSumEvent)):
-            raise self._unsupported(event, "zCDP covers only un-sampled Gaussian, discrete Gaussian "
-                                           "and Skellam events (no amplification by sampling)")
+            raise self._unsupported(
+                event,
+                "zCDP covers only un-sampled Gaussian, discrete Gaussian "
+                "and Skellam events (no amplification by sampling)",
+            )
 
     @staticmethod
     def _xi_rho(event: Event) -> tuple[float, float]:

@@ -60,9 +60,11 @@ def build_aggregator(name: str, options: BackendOptions) -> SecureAggregator:
             protect_weights=options.protect_weights,
         )
     if name == "ckks":
-        return ckks_aggregator(n, clip=options.clip or 1.0, min_clients=options.threshold or 1,
-                               protect_weights=options.protect_weights)
+        return ckks_aggregator(
+            n, clip=options.clip or 1.0, min_clients=options.threshold or 1, protect_weights=options.protect_weights
+        )
     if name == "paillier":
-        return paillier_aggregator(n, clip=options.clip or 1.0, min_clients=options.threshold or 1,
-                                   protect_weights=options.protect_weights)
+        return paillier_aggregator(
+            n, clip=options.clip or 1.0, min_clients=options.threshold or 1, protect_weights=options.protect_weights
+        )
     raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

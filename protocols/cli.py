@@ -71,10 +71,12 @@ def _stage(text: str) -> DropStage:
 
 def _add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--epsilon", type=_positive_float, default=None,
-                        help="target epsilon (DP on; noise calibrated to meet it)")
-    target.add_argument("--noise", type=_positive_float, default=None,
-                        help="noise multiplier (DP on; epsilon reported)")
+    target.add_argument(
+        "--epsilon", type=_positive_float, default=None, help="target epsilon (DP on; noise calibrated to meet it)"
+    )
+    target.add_argument(
+        "--noise", type=_positive_float, default=None, help="noise multiplier (DP on; epsilon reported)"
+    )
     parser.add_argument("--delta", type=float, default=1e-5)
     parser.add_argument("--accountant", choices=sorted(dp.ACCOUNTANTS), default="rdp")
 
@@ -87,39 +89,54 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", choices=DATASETS, default="breast_cancer")
     train.add_argument("--model", choices=MODELS, default="logreg")
     train.add_argument("--clients", type=_positive_int, default=10)
-    train.add_argument("--clients-per-round", type=_positive_int, default=None,
-                       help="clients sampled per round (default: all)")
-    train.add_argument("--sampling", choices=("fixed", "poisson"), default=None,
-                       help="client sampling (default: poisson with DP, else fixed)")
+    train.add_argument(
+        "--clients-per-round", type=_positive_int, default=None, help="clients sampled per round (default: all)"
+    )
+    train.add_argument(
+        "--sampling",
+        choices=("fixed", "poisson"),
+        default=None,
+        help="client sampling (default: poisson with DP, else fixed)",
+    )
     train.add_argument("--rounds", type=_positive_int, default=10)
-    train.add_argument("--alpha", type=_positive_float, default=None,
-                       help="Dirichlet non-IID split (default: IID)")
+    train.add_argument("--alpha", type=_positive_float, default=None, help="Dirichlet non-IID split (default: IID)")
     train.add_argument("--local-epochs", type=_positive_int, default=3)
     train.add_argument("--batch-size", type=_positive_int, default=16)
     train.add_argument("--lr", type=_positive_float, default=0.3, help="client learning rate")
     train.add_argument("--server-lr", type=float, default=1.0)
     train.add_argument("--server-momentum", type=float, default=0.0)
-    train.add_argument("--dropout", type=float, default=0.0,
-                       help="fraction of sampled clients dropping each round")
-    train.add_argument("--drop-stage", type=_stage, default=DropStage.MASKED_INPUT,
-                       help="protocol stage at which they drop (default: masked_input)")
-    train.add_argument("--threshold", type=_positive_int, default=None,
-                       help="secure aggregation threshold (default: the protocol's)")
-    train.add_argument("--degree", type=_positive_int, default=None,
-                       help="SecAgg+ neighbour degree (default: about 2 log2 n)")
+    train.add_argument("--dropout", type=float, default=0.0, help="fraction of sampled clients dropping each round")
+    train.add_argument(
+        "--drop-stage",
+        type=_stage,
+        default=DropStage.MASKED_INPUT,
+        help="protocol stage at which they drop (default: masked_input)",
+    )
+    train.add_argument(
+        "--threshold", type=_positive_int, default=None, help="secure aggregation threshold (default: the protocol's)"
+    )
+    train.add_argument(
+        "--degree", type=_positive_int, default=None, help="SecAgg+ neighbour degree (default: about 2 log2 n)"
+    )
     train.add_argument("--modulus-bits", type=int, default=32)
     train.add_argument("--active", action="store_true", help="active-server SecAgg setting")
-    train.add_argument("--value-clip", type=_positive_float, default=None,
-                       help="per-coordinate clip of the encoding (default: 4 SecAgg, 1 HE)")
+    train.add_argument(
+        "--value-clip",
+        type=_positive_float,
+        default=None,
+        help="per-coordinate clip of the encoding (default: 4 SecAgg, 1 HE)",
+    )
     _add_privacy_arguments(train)
-    train.add_argument("--dp", choices=DP_MODES, default=None,
-                       help="noise placement (default: distributed on secagg/secagg+, else central)")
-    train.add_argument("--clip", type=_positive_float, default=0.25,
-                       help="DP per-client L2 clip of the update")
+    train.add_argument(
+        "--dp",
+        choices=DP_MODES,
+        default=None,
+        help="noise placement (default: distributed on secagg/secagg+, else central)",
+    )
+    train.add_argument("--clip", type=_positive_float, default=0.25, help="DP per-client L2 clip of the update")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, default=Path("runs/latest"))
-    train.add_argument("--no-baseline", action="store_true",
-                       help="skip the plaintext FedAvg run used for comparison")
+    train.add_argument("--no-baseline", action="store_true", help="skip the plaintext FedAvg run used for comparison")
     account = sub.add_parser("account", help="DP-FedAvg epsilon, or the noise for a target")
     _add_privacy_arguments(account)
     account.add_argument("--rounds", type=_positive_int, required=True)
@@ -132,15 +149,15 @@ def _progress(total: int, label: str) -> tuple[tqdm, Callable[[RoundRecord], Non
     bar = tqdm(total=total, desc=label, unit="round", file=sys.stderr, leave=True)
 
     def on_round(record: RoundRecord) -> None:
-        bar.set_postfix(acc=f"{100 * record.accuracy:.1f}%",
-                        eps="-" if record.epsilon is None else f"{record.epsilon:.2f}")
+        bar.set_postfix(
+            acc=f"{100 * record.accuracy:.1f}%", eps="-" if record.epsilon is None else f"{record.epsilon:.2f}"
+        )
         bar.update(1)
 
     return bar, on_round
 
 
-def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, SecureAggregator,
-                                               Privacy]:
+def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, SecureAggregator, Privacy]:
     """Everything validated before round 1: data, config, privacy, aggregator."""
     data = load_federated(args.dataset, args.clients, alpha=args.alpha, seed=args.seed)
     private = args.epsilon is not None or args.noise is not None
@@ -149,10 +166,15 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
     per_round = min(args.clients_per_round or args.clients, args.clients)
     sampling = args.sampling or ("poisson" if private else "fixed")
     config = FedAvgConfig(
-        rounds=args.rounds, clients_per_round=per_round,
+        rounds=args.rounds,
+        clients_per_round=per_round,
         local=LocalConfig(epochs=args.local_epochs, batch_size=args.batch_size, lr=args.lr),
-        server_lr=args.server_lr, server_momentum=args.server_momentum, dropout=args.dropout,
-        drop_stage=args.drop_stage, sampling=sampling, seed=args.seed,
+        server_lr=args.server_lr,
+        server_momentum=args.server_momentum,
+        dropout=args.dropout,
+        drop_stage=args.drop_stage,
+        sampling=sampling,
+        seed=args.seed,
     )
     # Poisson sampling may draw more than clients_per_round: size the protocols for everyone.
     capacity = per_round if sampling == "fixed" else args.clients
@@ -162,21 +184,32 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
         mode = args.dp or ("distributed" if args.backend.startswith("secagg") else "central")
         model = build_model(args.model, data.num_features, data.num_classes)
         dropped = 0 if args.drop_stage.update_sent else round(args.dropout * per_round)
-        rate = per_round / args.clients if sampling == "poisson" or per_round == args.clients \
-            else None
+        rate = per_round / args.clients if sampling == "poisson" or per_round == args.clients else None
         if rate is None:
             raise UsageError("DP needs --sampling poisson when sampling a subset of clients")
         dp_privacy = build_privacy(
-            mode, epsilon=args.epsilon, noise=args.noise, l2_clip=args.clip, delta=args.delta,
-            rounds=args.rounds, sample_rate=rate, dimension=Layout.of(model.state_dict()).size,
-            expected_clients=max(1, per_round - dropped), modulus_bits=args.modulus_bits,
+            mode,
+            epsilon=args.epsilon,
+            noise=args.noise,
+            l2_clip=args.clip,
+            delta=args.delta,
+            rounds=args.rounds,
+            sample_rate=rate,
+            dimension=Layout.of(model.state_dict()).size,
+            expected_clients=max(1, per_round - dropped),
+            modulus_bits=args.modulus_bits,
             accountant=args.accountant,
         )
         codec = getattr(dp_privacy, "codec", None)
         privacy = dp_privacy
     options = BackendOptions(
-        clients_per_round=capacity, threshold=args.threshold, degree=args.degree,
-        modulus_bits=args.modulus_bits, active=args.active, clip=args.value_clip, codec=codec,
+        clients_per_round=capacity,
+        threshold=args.threshold,
+        degree=args.degree,
+        modulus_bits=args.modulus_bits,
+        active=args.active,
+        clip=args.value_clip,
+        codec=codec,
         protect_weights=not private,
     )
     return data, config, build_aggregator(args.backend, options), privacy
@@ -215,14 +248,18 @@ def _account(args: argparse.Namespace) -> int:
     try:
         if args.noise is not None:
             eps = dp.dpsgd_epsilon(args.noise, rate, args.rounds, args.delta, args.accountant)
-            print(f"epsilon {eps:.4f} at delta {args.delta} after {args.rounds} rounds "
-                  f"(noise multiplier {args.noise}, client sampling rate {rate:.4g}, "
-                  f"{args.accountant})")
+            print(
+                f"epsilon {eps:.4f} at delta {args.delta} after {args.rounds} rounds "
+                f"(noise multiplier {args.noise}, client sampling rate {rate:.4g}, "
+                f"{args.accountant})"
+            )
         elif args.epsilon is not None:
             noise = dp.calibrate(args.epsilon, args.delta, rate, args.rounds, args.accountant)
-            print(f"noise multiplier {noise:.4f} meets epsilon {args.epsilon} at delta "
-                  f"{args.delta} after {args.rounds} rounds (client sampling rate {rate:.4g}, "
-                  f"{args.accountant})")
+            print(
+                f"noise multiplier {noise:.4f} meets epsilon {args.epsilon} at delta "
+                f"{args.delta} after {args.rounds} rounds (client sampling rate {rate:.4g}, "
+                f"{args.accountant})"
+            )
         else:
             raise UsageError("account needs --noise or --epsilon")
     except (ValueError, dp.DPError) as exc:

@@ -74,9 +74,7 @@ def _iid_split(labels: np.ndarray, clients: int, rng: np.random.Generator) -> li
     return list(np.array_split(rng.permutation(labels.shape[0]), clients))
 
 
-def _dirichlet_split(
-    labels: np.ndarray, clients: int, alpha: float, rng: np.random.Generator
-) -> list[np.ndarray]:
+def _dirichlet_split(labels: np.ndarray, clients: int, alpha: float, rng: np.random.Generator) -> list[np.ndarray]:
     """Per class, split its examples across clients in Dirichlet(alpha) proportions."""
     parts: list[list[int]] = [[] for _ in range(clients)]
     for cls in np.unique(labels):
@@ -119,20 +117,14 @@ def load_federated(
         test_mask[members[: max(1, round(test_fraction * members.shape[0]))]] = True
     train_x, train_y = points[~test_mask], labels[~test_mask]
     if train_y.shape[0] < clients * min_client_size:
-        raise DatasetError(
-            f"{name} has {train_y.shape[0]} training examples, too few for {clients} clients"
-        )
+        raise DatasetError(f"{name} has {train_y.shape[0]} training examples, too few for {clients} clients")
     mean, std = train_x.mean(axis=0), train_x.std(axis=0)
     std[std == 0] = 1.0
 
     def scale(x: np.ndarray) -> np.ndarray:
         return ((x - mean) / std).astype(np.float32)
 
-    parts = (
-        _iid_split(train_y, clients, rng)
-        if alpha is None
-        else _dirichlet_split(train_y, clients, alpha, rng)
-    )
+    parts = _iid_split(train_y, clients, rng) if alpha is None else _dirichlet_split(train_y, clients, alpha, rng)
     smallest = min(p.shape[0] for p in parts)
     if smallest < min_client_size:
         raise DatasetError(

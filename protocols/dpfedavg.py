@@ -35,8 +35,7 @@ class _DPFedAvg(ABC):
 
     name = "dp"
 
-    def __init__(self, l2_clip: float, noise_multiplier: float, delta: float,
-                 accountant: str) -> None:
+    def __init__(self, l2_clip: float, noise_multiplier: float, delta: float, accountant: str) -> None:
         if not 0.0 < delta < 1.0:
             raise ValueError(f"delta must lie in (0, 1), got {delta}")
         self.l2_clip = l2_clip
@@ -52,15 +51,16 @@ class _DPFedAvg(ABC):
             raise ValueError(f"accountant cannot account this DP-FedAvg mechanism: {reason}")
 
     def describe(self) -> dict[str, object]:
-        return {"l2_clip": self.l2_clip, "delta": self.delta,
-                "noise_multiplier": self.noise_multiplier,
-                "accountant": type(self.accountant).__name__}
+        return {
+            "l2_clip": self.l2_clip,
+            "delta": self.delta,
+            "noise_multiplier": self.noise_multiplier,
+            "accountant": type(self.accountant).__name__,
+        }
 
     def check(self, sample_rate: float | None) -> None:
         if sample_rate is None:
-            raise ValueError(
-                "DP-FedAvg accounting needs Poisson client sampling or every client in every round"
-            )
+            raise ValueError("DP-FedAvg accounting needs Poisson client sampling or every client in every round")
 
     def client_weight(self, samples: int) -> float:
         return 1.0
@@ -86,17 +86,21 @@ class CentralDP(_DPFedAvg):
 
     name = "central-dp"
 
-    def __init__(
-        self, mechanism: dp.GaussianMechanism, delta: float, accountant: str = "rdp"
-    ) -> None:
+    def __init__(self, mechanism: dp.GaussianMechanism, delta: float, accountant: str = "rdp") -> None:
         super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
         self._check_supported(mechanism.round_event(0.5))
 
     @classmethod
     def calibrated(
-        cls, target_epsilon: float, delta: float, rounds: int, sample_rate: float,
-        l2_clip: float, dimension: int, accountant: str = "rdp",
+        cls,
+        target_epsilon: float,
+        delta: float,
+        rounds: int,
+        sample_rate: float,
+        l2_clip: float,
+        dimension: int,
+        accountant: str = "rdp",
     ) -> CentralDP:
         """The smallest noise meeting (target_epsilon, delta) after `rounds` released rounds."""
 
@@ -123,17 +127,22 @@ class DistributedDP(_DPFedAvg):
 
     name = "distributed-dp"
 
-    def __init__(
-        self, mechanism: dp.DistributedDiscreteGaussian, delta: float, accountant: str = "rdp"
-    ) -> None:
+    def __init__(self, mechanism: dp.DistributedDiscreteGaussian, delta: float, accountant: str = "rdp") -> None:
         super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
         self._check_supported(mechanism.round_event(0.5))
 
     @classmethod
     def calibrated(
-        cls, target_epsilon: float, delta: float, rounds: int, sample_rate: float,
-        l2_clip: float, dimension: int, expected_clients: int, modulus_bits: int,
+        cls,
+        target_epsilon: float,
+        delta: float,
+        rounds: int,
+        sample_rate: float,
+        l2_clip: float,
+        dimension: int,
+        expected_clients: int,
+        modulus_bits: int,
         accountant: str = "rdp",
     ) -> DistributedDP:
         """Noise split over `expected_clients` survivors, meeting the target after `rounds`.
@@ -141,8 +150,15 @@ class DistributedDP(_DPFedAvg):
         Raises `dp.CalibrationError` when the bit width cannot meet the target.
         """
         mechanism = dp.DistributedDiscreteGaussian.calibrate(
-            target_epsilon, delta, rounds, sample_rate, modulus_bits, l2_clip, dimension,
-            expected_clients, secrets.token_bytes(32),
+            target_epsilon,
+            delta,
+            rounds,
+            sample_rate,
+            modulus_bits,
+            l2_clip,
+            dimension,
+            expected_clients,
+            secrets.token_bytes(32),
         )
         return cls(mechanism, delta, accountant)
 
@@ -161,8 +177,17 @@ DP_MODES = ("central", "distributed")
 
 
 def build_privacy(
-    mode: str, *, epsilon: float | None, noise: float | None, l2_clip: float, delta: float,
-    rounds: int, sample_rate: float, dimension: int, expected_clients: int, modulus_bits: int,
+    mode: str,
+    *,
+    epsilon: float | None,
+    noise: float | None,
+    l2_clip: float,
+    delta: float,
+    rounds: int,
+    sample_rate: float,
+    dimension: int,
+    expected_clients: int,
+    modulus_bits: int,
     accountant: str = "rdp",
 ) -> CentralDP | DistributedDP:
     """DP-FedAvg with `mode` noise, from a target epsilon (calibrated) or a noise multiplier."""
@@ -171,13 +196,14 @@ def build_privacy(
     if noise is not None and epsilon is None:
         if mode == "central":
             return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
-        mechanism = dp.DistributedDiscreteGaussian(l2_clip, noise, modulus_bits, dimension,
-                                                   expected_clients, secrets.token_bytes(32))
+        mechanism = dp.DistributedDiscreteGaussian(
+            l2_clip, noise, modulus_bits, dimension, expected_clients, secrets.token_bytes(32)
+        )
         return DistributedDP(mechanism, delta, accountant)
     if epsilon is not None and noise is None:
         if mode == "central":
-            return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
-                                        accountant)
-        return DistributedDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension,
-                                        expected_clients, modulus_bits, accountant)
+            return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension, accountant)
+        return DistributedDP.calibrated(
+            epsilon, delta, rounds, sample_rate, l2_clip, dimension, expected_clients, modulus_bits, accountant
+        )
     raise ValueError("give exactly one of a target epsilon or a noise multiplier")

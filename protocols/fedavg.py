@@ -65,9 +65,7 @@ class FedAvgConfig:
         return out
 
 
-def drop_plan(
-    sampled: list[int], fraction: float, stage: DropStage, rng: np.random.Generator
-) -> dict[int, DropStage]:
+def drop_plan(sampled: list[int], fraction: float, stage: DropStage, rng: np.random.Generator) -> dict[int, DropStage]:
     """Pick round(fraction * len(sampled)) of the sampled clients to drop at `stage`."""
     count = int(round(fraction * len(sampled)))
     return {int(c): stage for c in rng.choice(sampled, size=count, replace=False)}
@@ -98,10 +96,9 @@ class FedAvg:
         self.weights = to_vector(model.state_dict(), self.layout)
         self._velocity = np.zeros_like(self.weights)
         self._population = sorted(data.clients)
-        self._per_round = min(config.clients_per_round or len(self._population),
-                              len(self._population))
+        self._per_round = min(config.clients_per_round or len(self._population), len(self._population))
         rate = self._per_round / len(self._population)
-        self.sample_rate = (rate if config.sampling == "poisson" or rate == 1.0 else None)
+        self.sample_rate = rate if config.sampling == "poisson" or rate == 1.0 else None
         self.privacy.check(self.sample_rate)
         self._accuracy, _ = self._evaluate()
         self._epsilon: float | None = None
@@ -119,8 +116,7 @@ class FedAvg:
         )
 
     def _evaluate(self) -> tuple[float, float]:
-        return evaluate(self.model, self.weights, self.layout,
-                        self.data.test_features, self.data.test_labels)
+        return evaluate(self.model, self.weights, self.layout, self.data.test_features, self.data.test_labels)
 
     def _sample(self) -> list[int]:
         if self.config.sampling == "poisson":
@@ -137,8 +133,9 @@ class FedAvg:
         drops = drop_plan(sampled, config.dropout, config.drop_stage, rng)
         seeds = rng.integers(0, 2**63 - 1, size=len(sampled))
         updates = {
-            cid: privacy.prepare(local_update(self.model, self.weights, self.layout,
-                                              self.data.clients[cid], config.local, int(seed)))
+            cid: privacy.prepare(
+                local_update(self.model, self.weights, self.layout, self.data.clients[cid], config.local, int(seed))
+            )
             for cid, seed in zip(sampled, seeds, strict=True)
         }
         seconds = {"local_training": time.perf_counter() - round_start}
@@ -151,9 +148,17 @@ class FedAvg:
         except AggregationAborted as exc:
             seconds["round"] = time.perf_counter() - round_start
             record = RoundRecord(
-                round=number, sampled=sampled, dropped=dropped, included=[], skipped=True,
-                reason=str(exc), accuracy=self._accuracy, loss=float("nan"),
-                epsilon=self._epsilon, bytes_up_per_client=0.0, bytes_down_per_client=0.0,
+                round=number,
+                sampled=sampled,
+                dropped=dropped,
+                included=[],
+                skipped=True,
+                reason=str(exc),
+                accuracy=self._accuracy,
+                loss=float("nan"),
+                epsilon=self._epsilon,
+                bytes_up_per_client=0.0,
+                bytes_down_per_client=0.0,
                 seconds=seconds,
             )
         else:
@@ -165,9 +170,15 @@ class FedAvg:
             seconds["round"] = time.perf_counter() - round_start
             self._accuracy, loss = self._evaluate()
             record = RoundRecord(
-                round=number, sampled=sampled, dropped=dropped,
-                included=list(outcome.included), skipped=False, reason=None,
-                accuracy=self._accuracy, loss=loss, epsilon=self._epsilon,
+                round=number,
+                sampled=sampled,
+                dropped=dropped,
+                included=list(outcome.included),
+                skipped=False,
+                reason=None,
+                accuracy=self._accuracy,
+                loss=loss,
+                epsilon=self._epsilon,
                 bytes_up_per_client=outcome.cost.mean_up(outcome.included),
                 bytes_down_per_client=outcome.cost.mean_down(outcome.included),
                 seconds=seconds,

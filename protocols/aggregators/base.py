@@ -173,9 +173,7 @@ class PlainAggregator:
         start = time.perf_counter()
         included = senders(updates, drops)
         if len(included) < self.min_clients:
-            raise AggregationAborted(
-                f"{len(included)} updates arrived, fewer than min_clients={self.min_clients}"
-            )
+            raise AggregationAborted(f"{len(included)} updates arrived, fewer than min_clients={self.min_clients}")
         total_weight = float(sum(weights[c] for c in included))
         weighted = sum(float(weights[c]) * updates[c].astype(np.float64) for c in included)
         mean = np.asarray(weighted, dtype=np.float64) / total_weight

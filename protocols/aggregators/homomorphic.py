@@ -77,9 +77,7 @@ class HEAggregator:
         _, drops = check_inputs(updates, weights, dropouts)
         included = senders(updates, drops)
         if len(included) < self.min_clients:
-            raise AggregationAborted(
-                f"{len(included)} ciphertexts arrived, fewer than min_clients={self.min_clients}"
-            )
+            raise AggregationAborted(f"{len(included)} ciphertexts arrived, fewer than min_clients={self.min_clients}")
         scale = weight_scale(weights, self.weight_bound)
         start = time.perf_counter()
         blobs = {
@@ -93,9 +91,7 @@ class HEAggregator:
         combined = self._server.aggregate([self._server.load_ciphertext(blobs[c]) for c in included])
         aggregated = time.perf_counter()
         total = self._keyholder.decrypt(combined).astype(np.float64) / (self._factor or 1.0)
-        mean, total_weight = weighted_mean(
-            total, sum(weights[c] for c in included), scale, self.protect_weights
-        )
+        mean, total_weight = weighted_mean(total, sum(weights[c] for c in included), scale, self.protect_weights)
         done = time.perf_counter()
         return AggregationOutcome(
             mean=mean,
@@ -123,8 +119,11 @@ def ckks_aggregator(
 ) -> HEAggregator:
     """CKKS aggregation; values (updates and the weight slot) are clipped to `clip`."""
     return HEAggregator(
-        "ckks", CKKSScheme.generate(preset, clip=clip), CKKSScheme.load_public,
-        client_factor=1.0 / max_clients, min_clients=min_clients,
+        "ckks",
+        CKKSScheme.generate(preset, clip=clip),
+        CKKSScheme.load_public,
+        client_factor=1.0 / max_clients,
+        min_clients=min_clients,
         protect_weights=protect_weights,
     )
 
@@ -142,10 +141,16 @@ def paillier_aggregator(
     """Packed Paillier aggregation (BatchCrypt packing, `bits` per value, headroom for
     `max_clients` summands); `fast_encryption` uses he's DJN fixed-base path."""
     keyholder = PaillierScheme.generate(
-        key_bits=key_bits, bits=bits, clip=clip, max_total_weight=max_clients,
+        key_bits=key_bits,
+        bits=bits,
+        clip=clip,
+        max_total_weight=max_clients,
         fast_encryption=fast_encryption,
     )
     return HEAggregator(
-        "paillier", keyholder, PaillierScheme.load_public,
-        min_clients=min_clients, protect_weights=protect_weights,
+        "paillier",
+        keyholder,
+        PaillierScheme.load_public,
+        min_clients=min_clients,
+        protect_weights=protect_weights,
     )

@@ -41,9 +41,7 @@ def client_vector(update: np.ndarray, weight: float, scale: float, protect: bool
     return np.append(scaled, normalized) if protect else scaled
 
 
-def weighted_mean(
-    total: np.ndarray, public_weight: float, scale: float, protect: bool
-) -> tuple[np.ndarray, float]:
+def weighted_mean(total: np.ndarray, public_weight: float, scale: float, protect: bool) -> tuple[np.ndarray, float]:
     """Turn the decoded sum into (weighted mean, total weight).
 
     Protected: the divisor is the sum's own last coordinate; otherwise the

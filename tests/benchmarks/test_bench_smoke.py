@@ -11,7 +11,9 @@ BENCH = pathlib.Path(__file__).parents[2] / "benchmarks" / "he_bench.py"
 
 
 def test_he_bench_quick() -> None:
-    run = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300, check=True)
+    run = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300, check=True
+    )
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     schemes = {line["scheme"] for line in lines}
     assert schemes == {"ckks", "paillier"}

@@ -3,14 +3,19 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dp
 
 
 @settings(max_examples=12, deadline=None)
-@given(target=st.floats(0.3, 20.0), q=st.floats(1e-3, 1.0), steps=st.integers(1, 5000),
-       accountant=st.sampled_from(["rdp", "pld"]))
+@given(
+    target=st.floats(0.3, 20.0),
+    q=st.floats(1e-3, 1.0),
+    steps=st.integers(1, 5000),
+    accountant=st.sampled_from(["rdp", "pld"]),
+)
 def test_calibrated_noise_meets_target_tightly(target: float, q: float, steps: int, accountant: str) -> None:
     warnings.simplefilter("ignore", RuntimeWarning)
     try:

@@ -13,8 +13,9 @@ def test_dp_bench_quick_prints_json_lines_with_ratios() -> None:
     pytest.importorskip("opacus")
     pytest.importorskip("dp_accounting")
     script = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "dp_bench.py"
-    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     records = [json.loads(line) for line in out.splitlines()]
     cases = {r["case"] for r in records}
     assert cases == {"epsilon", "calibration", "sampler", "skellam_sampler", "summary"}

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dp
@@ -60,8 +61,14 @@ def test_rotation_round_trips_and_preserves_norm(x: np.ndarray) -> None:
 
 
 def _ddg(**kw: object) -> dp.DistributedDiscreteGaussian:
-    args = dict(l2_clip=1.0, noise_multiplier=0.8, modulus_bits=20, dimension=3000, expected_clients=8,
-                rotation_seed=b"public-seed-0123")
+    args = dict(
+        l2_clip=1.0,
+        noise_multiplier=0.8,
+        modulus_bits=20,
+        dimension=3000,
+        expected_clients=8,
+        rotation_seed=b"public-seed-0123",
+    )
     args.update(kw)
     return dp.DistributedDiscreteGaussian(**args)  # type: ignore[arg-type]
 
@@ -89,8 +96,16 @@ def test_ddg_encode_validates_input() -> None:
 
 def test_ddg_accounting_and_calibration() -> None:
     mech = dp.DistributedDiscreteGaussian.calibrate(
-        4.0, 1e-5, rounds=50, sample_rate=0.2, modulus_bits=18, l2_clip=1.0, dimension=3000,
-        expected_clients=8, rotation_seed=b"public-seed-0123")
+        4.0,
+        1e-5,
+        rounds=50,
+        sample_rate=0.2,
+        modulus_bits=18,
+        l2_clip=1.0,
+        dimension=3000,
+        expected_clients=8,
+        rotation_seed=b"public-seed-0123",
+    )
     eps = mech.epsilon(50, 0.2, 1e-5)
     assert 3.9 <= eps <= 4.0
     # fewer surviving clients means less noise in the sum, hence a larger epsilon
@@ -102,8 +117,16 @@ def test_ddg_accounting_and_calibration() -> None:
 def test_ddg_calibration_fails_clearly_at_too_few_bits() -> None:
     with pytest.raises(dp.CalibrationError, match="8 modulus bits"):
         dp.DistributedDiscreteGaussian.calibrate(
-            0.5, 1e-5, rounds=1000, sample_rate=1.0, modulus_bits=8, l2_clip=1.0, dimension=3000,
-            expected_clients=8, rotation_seed=b"public-seed-0123")
+            0.5,
+            1e-5,
+            rounds=1000,
+            sample_rate=1.0,
+            modulus_bits=8,
+            l2_clip=1.0,
+            dimension=3000,
+            expected_clients=8,
+            rotation_seed=b"public-seed-0123",
+        )
 
 
 def test_ddg_encodes_100k_parameters_under_a_second() -> None:

@@ -6,7 +6,8 @@ import math
 import warnings
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.stats import norm
 
@@ -75,8 +76,11 @@ def _dpa_epsilon(q: float, sigma: float, steps: int) -> float:
     dpa = pytest.importorskip("dp_accounting")
     from dp_accounting.pld import PLDAccountant
 
-    return PLDAccountant(value_discretization_interval=1e-4).compose(
-        dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps).get_epsilon(1e-5)
+    return (
+        PLDAccountant(value_discretization_interval=1e-4)
+        .compose(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps)
+        .get_epsilon(1e-5)
+    )
 
 
 def _check_agreement(q: float, sigma: float, steps: int) -> None:
@@ -89,8 +93,11 @@ def _check_agreement(q: float, sigma: float, steps: int) -> None:
         dpa = pytest.importorskip("dp_accounting")
         from dp_accounting.pld import PLDAccountant
 
-        theirs = PLDAccountant(value_discretization_interval=1e-6).compose(
-            dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps).get_epsilon(1e-5)
+        theirs = (
+            PLDAccountant(value_discretization_interval=1e-6)
+            .compose(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps)
+            .get_epsilon(1e-5)
+        )
     assert ours == pytest.approx(theirs, rel=0.01)
     assert lower <= ours
 

@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dp
 from dp import rdp_math
@@ -26,10 +27,10 @@ def test_matches_opacus_on_its_orders(q: float, sigma: float, steps: int) -> Non
     from opacus.accountants.rdp import RDPAccountant
 
     orders = RDPAccountant.DEFAULT_ALPHAS
-    theirs = analysis.get_privacy_spent(orders=orders, rdp=analysis.compute_rdp(
-        q=q, noise_multiplier=sigma, steps=steps, orders=orders), delta=1e-5)[0]
-    ours = dp.RdpAccountant(orders=np.array(orders, dtype=float)).compose(
-        dp.dpsgd_event(sigma, q), steps).epsilon(1e-5)
+    theirs = analysis.get_privacy_spent(
+        orders=orders, rdp=analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=steps, orders=orders), delta=1e-5
+    )[0]
+    ours = dp.RdpAccountant(orders=np.array(orders, dtype=float)).compose(dp.dpsgd_event(sigma, q), steps).epsilon(1e-5)
     assert ours == pytest.approx(theirs, rel=1e-6)
 
 
@@ -40,10 +41,14 @@ def test_never_looser_than_opacus_or_dp_accounting(q: float, sigma: float, steps
     from opacus.accountants.rdp import RDPAccountant
 
     orders = RDPAccountant.DEFAULT_ALPHAS
-    opacus_eps = analysis.get_privacy_spent(orders=orders, rdp=analysis.compute_rdp(
-        q=q, noise_multiplier=sigma, steps=steps, orders=orders), delta=1e-5)[0]
-    dpa_eps = dpa.rdp.RdpAccountant().compose(
-        dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps).get_epsilon(1e-5)
+    opacus_eps = analysis.get_privacy_spent(
+        orders=orders, rdp=analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=steps, orders=orders), delta=1e-5
+    )[0]
+    dpa_eps = (
+        dpa.rdp.RdpAccountant()
+        .compose(dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(sigma)), steps)
+        .get_epsilon(1e-5)
+    )
     ours = dp.dpsgd_epsilon(sigma, q, steps, 1e-5, accountant="rdp")
     assert ours <= min(opacus_eps, dpa_eps) * (1 + 1e-9)
 
@@ -53,15 +58,19 @@ def test_wider_orders_beat_opacus_at_small_q() -> None:
     from opacus.accountants.rdp import RDPAccountant
 
     orders = RDPAccountant.DEFAULT_ALPHAS
-    opacus_eps = analysis.get_privacy_spent(orders=orders, rdp=analysis.compute_rdp(
-        q=0.001, noise_multiplier=5.0, steps=1, orders=orders), delta=1e-5)[0]
+    opacus_eps = analysis.get_privacy_spent(
+        orders=orders, rdp=analysis.compute_rdp(q=0.001, noise_multiplier=5.0, steps=1, orders=orders), delta=1e-5
+    )[0]
     assert dp.dpsgd_epsilon(5.0, 0.001, 1, 1e-5) < opacus_eps / 3
 
 
 def test_fixed_size_sampling_is_an_upper_bound_of_dp_accounting() -> None:
     dpa = pytest.importorskip("dp_accounting")
-    theirs = dpa.rdp.RdpAccountant(neighboring_relation=dpa.NeighboringRelation.REPLACE_ONE).compose(
-        dpa.SampledWithoutReplacementDpEvent(1000, 10, dpa.GaussianDpEvent(2.0)), 100).get_epsilon(1e-5)
+    theirs = (
+        dpa.rdp.RdpAccountant(neighboring_relation=dpa.NeighboringRelation.REPLACE_ONE)
+        .compose(dpa.SampledWithoutReplacementDpEvent(1000, 10, dpa.GaussianDpEvent(2.0)), 100)
+        .get_epsilon(1e-5)
+    )
     ours = dp.RdpAccountant().compose(dp.FixedSizeSampledEvent(10, 1000, dp.GaussianEvent(2.0)), 100).epsilon(1e-5)
     assert theirs <= ours <= 2 * theirs
 
@@ -86,8 +95,7 @@ def test_laplace_rdp_closed_form_at_infinity() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(sigma=st.floats(0.5, 8.0), q=st.floats(1e-3, 1.0), steps=st.integers(1, 2000),
-       factor=st.floats(1.05, 3.0))
+@given(sigma=st.floats(0.5, 8.0), q=st.floats(1e-3, 1.0), steps=st.integers(1, 2000), factor=st.floats(1.05, 3.0))
 def test_epsilon_is_monotone(sigma: float, q: float, steps: int, factor: float) -> None:
     eps = dp.dpsgd_epsilon(sigma, q, steps, 1e-5)
     assert dp.dpsgd_epsilon(sigma, q, int(steps * factor) + 1, 1e-5) >= eps

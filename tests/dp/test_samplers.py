@@ -45,8 +45,7 @@ def test_large_variances_use_exact_big_integers() -> None:
 def test_bernoulli_tie_is_decided_exactly() -> None:
     # Bernoulli(1/3): the first word equals floor(2^64/3), so more words decide the comparison.
     words = [(2**64) // 3, 0]
-    src = CsprngSource(lambda n: b"".join(w.to_bytes(8, "little") for w in [words.pop(0)] * (n // 8)),
-                       batch_words=1)
+    src = CsprngSource(lambda n: b"".join(w.to_bytes(8, "little") for w in [words.pop(0)] * (n // 8)), batch_words=1)
     assert bool(src.bernoulli(np.array([1]), np.array([3]))[0]) is True
 
 

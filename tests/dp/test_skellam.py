@@ -98,7 +98,7 @@ class WordStream:
 
     def __call__(self, n: int) -> bytes:
         out = b"".join(self.head.pop(0).to_bytes(8, "little") if self.head else self.tail(8) for _ in range(n // 8))
-        self.served += [int.from_bytes(out[i:i + 8], "little") for i in range(0, n, 8)]
+        self.served += [int.from_bytes(out[i : i + 8], "little") for i in range(0, n, 8)]
         return out
 
 
@@ -135,19 +135,22 @@ def test_two_words_per_skellam_sample() -> None:
     assert stream.served == 8 * 2 * 3000  # an undecided draw (p < 2^-46) would take more
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda s: dp.skellam(s, 0, 10), "variance"),
-    (lambda s: dp.skellam(s, -1.0, 10), "variance"),
-    (lambda s: dp.skellam(s, math.nan, 10), "finite"),
-    (lambda s: dp.skellam(s, math.inf, 10), "finite"),
-    (lambda s: dp.skellam(s, True, 10), "variance"),
-    (lambda s: dp.skellam(s, "4", 10), "variance"),  # type: ignore[arg-type]
-    (lambda s: dp.skellam(s, MAX_VARIANCE + 1, 10), "variance"),
-    (lambda s: dp.skellam(s, 4, -1), "n must"),
-    (lambda s: dp.skellam(s, 4, 2.0), "n must"),  # type: ignore[arg-type]
-    (lambda s: dp.poisson(s, 0, 10), "rate"),
-    (lambda s: dp.poisson(s, MAX_VARIANCE, 10), "rate"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda s: dp.skellam(s, 0, 10), "variance"),
+        (lambda s: dp.skellam(s, -1.0, 10), "variance"),
+        (lambda s: dp.skellam(s, math.nan, 10), "finite"),
+        (lambda s: dp.skellam(s, math.inf, 10), "finite"),
+        (lambda s: dp.skellam(s, True, 10), "variance"),
+        (lambda s: dp.skellam(s, "4", 10), "variance"),  # type: ignore[arg-type]
+        (lambda s: dp.skellam(s, MAX_VARIANCE + 1, 10), "variance"),
+        (lambda s: dp.skellam(s, 4, -1), "n must"),
+        (lambda s: dp.skellam(s, 4, 2.0), "n must"),  # type: ignore[arg-type]
+        (lambda s: dp.poisson(s, 0, 10), "rate"),
+        (lambda s: dp.poisson(s, MAX_VARIANCE, 10), "rate"),
+    ],
+)
 def test_bad_parameters_raise_typed_errors(call: Callable[[CsprngSource], object], match: str) -> None:
     with pytest.raises(dp.InvalidParameterError, match=match):
         call(CsprngSource())

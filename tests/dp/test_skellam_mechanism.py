@@ -19,8 +19,9 @@ SEED = b"public-seed-0123"
 
 
 def _skellam(**kw: object) -> dp.DistributedSkellam:
-    args = dict(l2_clip=1.0, noise_multiplier=0.8, modulus_bits=20, dimension=3000, expected_clients=8,
-                rotation_seed=SEED)
+    args = dict(
+        l2_clip=1.0, noise_multiplier=0.8, modulus_bits=20, dimension=3000, expected_clients=8, rotation_seed=SEED
+    )
     args.update(kw)
     return dp.DistributedSkellam(**args)  # type: ignore[arg-type]
 
@@ -54,8 +55,12 @@ def test_each_client_adds_skellam_noise_of_the_local_variance() -> None:
 
 def test_pipeline_is_shared_with_the_discrete_gaussian() -> None:
     sk, dg = _skellam(modulus_bits=16), dp.DistributedDiscreteGaussian(1.0, 0.8, 16, 3000, 8, SEED)
-    assert (sk.gamma, sk.l2_bound, sk.l1_bound, sk.local_variance) == (dg.gamma, dg.l2_bound, dg.l1_bound,
-                                                                       dg.local_variance)
+    assert (sk.gamma, sk.l2_bound, sk.l1_bound, sk.local_variance) == (
+        dg.gamma,
+        dg.l2_bound,
+        dg.l1_bound,
+        dg.local_variance,
+    )
     with pytest.raises(TypeError):
         dp.DistributedIntegerMechanism(1.0, 0.8, 20, 3000, 8, SEED)  # type: ignore[abstract]
 
@@ -79,8 +84,9 @@ def test_encodings_lie_in_the_ring(x: np.ndarray, bits: int) -> None:
 def test_round_event_is_a_skellam_sum_of_the_contributing_clients() -> None:
     mech = _skellam()
     event = mech.round_event()
-    assert event == dp.SkellamSumEvent(variance=8 * float(mech.local_variance), l2_sensitivity=mech.l2_bound,
-                                       l1_sensitivity=mech.l1_bound)
+    assert event == dp.SkellamSumEvent(
+        variance=8 * float(mech.local_variance), l2_sensitivity=mech.l2_bound, l1_sensitivity=mech.l1_bound
+    )
     fewer = mech.round_event(0.1, contributing_clients=5)
     assert isinstance(fewer, dp.PoissonSampledEvent) and fewer.sample_rate == 0.1
     assert isinstance(fewer.event, dp.SkellamSumEvent)
@@ -92,8 +98,16 @@ def test_round_event_is_a_skellam_sum_of_the_contributing_clients() -> None:
 
 def test_accounting_and_calibration() -> None:
     mech = dp.DistributedSkellam.calibrate(
-        4.0, 1e-5, rounds=50, sample_rate=0.2, modulus_bits=18, l2_clip=1.0, dimension=3000,
-        expected_clients=8, rotation_seed=SEED)
+        4.0,
+        1e-5,
+        rounds=50,
+        sample_rate=0.2,
+        modulus_bits=18,
+        l2_clip=1.0,
+        dimension=3000,
+        expected_clients=8,
+        rotation_seed=SEED,
+    )
     assert isinstance(mech, dp.DistributedSkellam)
     eps = mech.epsilon(50, 0.2, 1e-5)
     assert 3.9 <= eps <= 4.0
@@ -107,28 +121,42 @@ def test_accounting_and_calibration() -> None:
 def test_calibration_fails_clearly_at_too_few_bits() -> None:
     with pytest.raises(dp.CalibrationError, match="8 modulus bits"):
         dp.DistributedSkellam.calibrate(
-            0.5, 1e-5, rounds=1000, sample_rate=1.0, modulus_bits=8, l2_clip=1.0, dimension=3000,
-            expected_clients=8, rotation_seed=SEED)
+            0.5,
+            1e-5,
+            rounds=1000,
+            sample_rate=1.0,
+            modulus_bits=8,
+            l2_clip=1.0,
+            dimension=3000,
+            expected_clients=8,
+            rotation_seed=SEED,
+        )
 
 
 @pytest.mark.parametrize("cls", [dp.DistributedSkellam, dp.DistributedDiscreteGaussian])
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros(4096, dtype=np.float64), "integer"),
-    (np.zeros(10, dtype=np.uint64), "shape"),
-    (np.full(4096, 2**20, dtype=np.uint64), "lie in"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros(4096, dtype=np.float64), "integer"),
+        (np.zeros(10, dtype=np.uint64), "shape"),
+        (np.full(4096, 2**20, dtype=np.uint64), "lie in"),
+    ],
+)
 def test_decode_validates_input(cls: type[dp.DistributedIntegerMechanism], bad: np.ndarray, match: str) -> None:
     """The shared decoder of both mechanisms refuses a malformed modular sum."""
     with pytest.raises(dp.InvalidParameterError, match=match):
         cls(1.0, 0.8, 20, 3000, 8, SEED).decode_sum(bad)
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"noise_multiplier": 0.0}, "noise_multiplier"),
-    ({"modulus_bits": 63}, "modulus_bits"),
-    ({"expected_clients": 0}, "expected_clients"),
-    ({"rotation_seed": b"short"}, "rotation_seed"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"noise_multiplier": 0.0}, "noise_multiplier"),
+        ({"modulus_bits": 63}, "modulus_bits"),
+        ({"expected_clients": 0}, "expected_clients"),
+        ({"rotation_seed": b"short"}, "rotation_seed"),
+    ],
+)
 def test_bad_parameters_raise_typed_errors(kw: dict[str, object], match: str) -> None:
     with pytest.raises(dp.InvalidParameterError, match=match):
         _skellam(**kw)

@@ -11,7 +11,10 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "fedavg_bench.py"
 def test_quick_bench_prints_json_lines() -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--clients", "6", "--backends", "secagg+", "ckks"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["backend"] for r in rows] == ["plain", "secagg+", "ckks"]

@@ -11,8 +11,9 @@ from protocols.cli import main
 
 
 def test_train_writes_history_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["train", "--backend", "plain", "--clients", "4", "--rounds", "2",
-                 "--dropout", "0.25", "--out", str(tmp_path)])
+    code = main(
+        ["train", "--backend", "plain", "--clients", "4", "--rounds", "2", "--dropout", "0.25", "--out", str(tmp_path)]
+    )
     assert code == 0
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["rounds"]) == 2
@@ -62,7 +63,9 @@ def test_bad_arguments_one_line_exit_2(
 def test_module_entry_point_reports_without_traceback() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "protocols", "train", "--rounds", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -71,8 +74,7 @@ def test_module_entry_point_reports_without_traceback() -> None:
 def test_account_subcommand(capsys: pytest.CaptureFixture) -> None:
     import dp
 
-    assert main(["account", "--noise", "1.1", "--rounds", "100", "--clients", "1000",
-                 "--clients-per-round", "50"]) == 0
+    assert main(["account", "--noise", "1.1", "--rounds", "100", "--clients", "1000", "--clients-per-round", "50"]) == 0
     expected = dp.dpsgd_epsilon(1.1, 0.05, 100, 1e-5)
     assert f"epsilon {expected:.4f}" in capsys.readouterr().out
     assert main(["account", "--epsilon", "8", "--rounds", "10", "--clients", "10"]) == 0
@@ -81,9 +83,26 @@ def test_account_subcommand(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_dp_train_reports_epsilon(tmp_path: Path) -> None:
-    code = main(["train", "--backend", "secagg+", "--clients", "6", "--rounds", "2",
-                 "--dropout", "0.2", "--epsilon", "5", "--modulus-bits", "24",
-                 "--no-baseline", "--out", str(tmp_path)])
+    code = main(
+        [
+            "train",
+            "--backend",
+            "secagg+",
+            "--clients",
+            "6",
+            "--rounds",
+            "2",
+            "--dropout",
+            "0.2",
+            "--epsilon",
+            "5",
+            "--modulus-bits",
+            "24",
+            "--no-baseline",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["config"]["privacy"] == "distributed-dp"

@@ -27,8 +27,16 @@ def _dimension(data) -> int:
 
 def test_distributed_epsilon_equals_accountant_for_survivor_events(data) -> None:
     privacy = build_privacy(
-        "distributed", epsilon=None, noise=1.5, l2_clip=0.5, delta=1e-5, rounds=4,
-        sample_rate=1.0, dimension=_dimension(data), expected_clients=6, modulus_bits=32,
+        "distributed",
+        epsilon=None,
+        noise=1.5,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=4,
+        sample_rate=1.0,
+        dimension=_dimension(data),
+        expected_clients=6,
+        modulus_bits=32,
     )
     aggregator = SecAggAggregator(8, degree=6, codec=privacy.codec, protect_weights=False)
     config = FedAvgConfig(rounds=4, dropout=0.25, drop_stage=DropStage.MASKED_INPUT, seed=3)
@@ -40,8 +48,10 @@ def test_distributed_epsilon_equals_accountant_for_survivor_events(data) -> None
         assert len(record.included) == 6
         event = dp.DiscreteGaussianSumEvent(
             sigma=math.sqrt(float(privacy.mechanism.local_variance)),
-            l2_sensitivity=privacy.mechanism.l2_bound, l1_sensitivity=privacy.mechanism.l1_bound,
-            dimension=privacy.mechanism.padded_dimension, num_clients=len(record.included),
+            l2_sensitivity=privacy.mechanism.l2_bound,
+            l1_sensitivity=privacy.mechanism.l1_bound,
+            dimension=privacy.mechanism.padded_dimension,
+            num_clients=len(record.included),
         )
         fresh.compose(event)
         assert record.epsilon == fresh.epsilon(1e-5)
@@ -51,8 +61,16 @@ def test_distributed_epsilon_equals_accountant_for_survivor_events(data) -> None
 
 def test_central_epsilon_with_poisson_sampling_matches_accountant(data) -> None:
     privacy = build_privacy(
-        "central", epsilon=None, noise=1.0, l2_clip=0.5, delta=1e-5, rounds=5,
-        sample_rate=0.5, dimension=_dimension(data), expected_clients=4, modulus_bits=32,
+        "central",
+        epsilon=None,
+        noise=1.0,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=5,
+        sample_rate=0.5,
+        dimension=_dimension(data),
+        expected_clients=4,
+        modulus_bits=32,
     )
     config = FedAvgConfig(rounds=5, clients_per_round=4, sampling="poisson", seed=1)
     model = build_model("logreg", data.num_features, data.num_classes)
@@ -95,6 +113,5 @@ def test_central_noise_actually_perturbs_the_mean(data) -> None:
     for _ in range(2):
         privacy = CentralDP(dp.GaussianMechanism(0.5, 1.0, _dimension(data)), 1e-5)
         model = build_model("logreg", data.num_features, data.num_classes)
-        finals.append(run_fedavg(model, data, PlainAggregator(), FedAvgConfig(rounds=1),
-                                 privacy)[1])
+        finals.append(run_fedavg(model, data, PlainAggregator(), FedAvgConfig(rounds=1), privacy)[1])
     assert np.abs(finals[0] - finals[1]).max() > 1e-3

@@ -118,14 +118,12 @@ def test_dirichlet_skews_labels() -> None:
     skew = load_federated("digits", 10, alpha=0.1, seed=0)
 
     def spread(d) -> float:
-        return float(np.mean([np.bincount(c.labels, minlength=10).max() / c.size
-                              for c in d.clients.values()]))
+        return float(np.mean([np.bincount(c.labels, minlength=10).max() / c.size for c in d.clients.values()]))
 
     assert spread(skew) > spread(iid) + 0.2
 
 
-@pytest.mark.parametrize("kwargs", [{"clients": 0}, {"clients": 400}, {"alpha": -1.0},
-                                    {"test_fraction": 1.0}])
+@pytest.mark.parametrize("kwargs", [{"clients": 0}, {"clients": 400}, {"alpha": -1.0}, {"test_fraction": 1.0}])
 def test_bad_split_arguments(kwargs: dict) -> None:
     args = {"clients": 4, **kwargs}
     with pytest.raises(DatasetError):

@@ -12,8 +12,12 @@ from protocols.models import bench_mlp, build_model
 
 
 def _models() -> list[nn.Module]:
-    return [build_model("logreg", 30, 2), build_model("mlp", 64, 10), bench_mlp(),
-            nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 3).to(torch.float64))]
+    return [
+        build_model("logreg", 30, 2),
+        build_model("mlp", 64, 10),
+        bench_mlp(),
+        nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 3).to(torch.float64)),
+    ]
 
 
 @pytest.mark.parametrize("model", _models())
@@ -72,7 +76,8 @@ _DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.in
 @given(
     entries=st.lists(
         st.tuples(st.lists(st.integers(0, 4), min_size=0, max_size=3), st.sampled_from(_DTYPES)),
-        min_size=0, max_size=6,
+        min_size=0,
+        max_size=6,
     ),
     seed=st.integers(0, 2**31 - 1),
 )
