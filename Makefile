@@ -7,10 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench
 
+# torch first, pinned: the CPU build of 2.13.0 lies on disk here, any other spec downloads gigabytes.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch lies on disk here; any other spec downloads gigabytes.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test,peers]'
 	touch $(STAMP)
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m protocols train --backend secagg+ --dataset breast_cancer --clients 10 --rounds 10 --dropout 0.1 --epsilon 8 --out runs/demo
 
-# The whole suite, slow tests and notebooks included.
+CODE := secagg he dp protocols benchmarks tests
+
+# The whole suite, slow tests and notebooks included, after the lint checks.
 test: $(STAMP)
+	$(PY) -m ruff check $(CODE)
+	$(PY) -m ruff format --check $(CODE)
 	$(PY) -m pytest -n 2 -m "" -q
 
 # The quick loop while developing: slow tests left out.
