@@ -221,7 +221,7 @@ class Client:
             raise InvalidMessageError(f"client {self.id}: sealed shares from {v} name {pair.sender} -> {pair.receiver}")
         return pair
 
-    def _check_vector(self, vector: NDArray[np.integer]) -> NDArray[np.unsignedinteger]:
+    def _check_vector(self, vector: NDArray[np.integer]) -> NDArray[np.integer]:
         array = np.asarray(vector)
         if array.ndim != 1 or array.shape[0] != self.config.vector_length:
             raise ConfigurationError(
@@ -229,9 +229,10 @@ class Client:
             )
         if not np.issubdtype(array.dtype, np.integer):
             raise ConfigurationError(f"client {self.id}: input must be integers, got {array.dtype}")
-        if array.size and (int(array.min()) < 0 or int(array.max()) >> self.config.modulus_bits):
+        negative = np.issubdtype(array.dtype, np.signedinteger) and array.size and int(array.min()) < 0
+        if negative or (array.size and int(array.max()) >> self.config.modulus_bits):
             raise ConfigurationError(f"client {self.id}: input words must lie in [0, 2^{self.config.modulus_bits})")
-        return array.astype(np.uint64, copy=False)
+        return array
 
     def _check_survivors(self, survivors: tuple[int, ...]) -> None:
         if self.id not in survivors:

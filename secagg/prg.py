@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from secagg.packing import word_dtype
 
-_ZERO_COUNTER = bytes(16)
+_CTR_FROM_ZERO = modes.CTR(bytes(16))
 
 
 BLOCK_WORDS = 1 << 15
@@ -33,7 +33,7 @@ class MaskAccumulator:
     cache: adding a mask then costs little beyond producing its keystream.
     """
 
-    def __init__(self, length: int, bits: int, start: NDArray[np.unsignedinteger] | None = None) -> None:
+    def __init__(self, length: int, bits: int, start: NDArray[np.integer] | None = None) -> None:
         """A sum of ``length`` words mod ``2^bits``, starting at zero or at the vector ``start``."""
         self.bits = bits
         dtype = word_dtype(bits)
@@ -76,7 +76,7 @@ class MaskAccumulator:
 
 
 def _keystream(key: bytes) -> CipherContext:
-    return Cipher(algorithms.AES(key), modes.CTR(_ZERO_COUNTER)).encryptor()
+    return Cipher(algorithms.AES(key), _CTR_FROM_ZERO).encryptor()
 
 
 def expand_mask(key: bytes, length: int, bits: int) -> NDArray[np.unsignedinteger]:
@@ -91,7 +91,7 @@ class KeyedStream:
     such as relabelling the SecAgg+ graph reproducibly from a seed."""
 
     def __init__(self, key: bytes) -> None:
-        self._encryptor = Cipher(algorithms.AES(key), modes.CTR(_ZERO_COUNTER)).encryptor()
+        self._encryptor = Cipher(algorithms.AES(key), _CTR_FROM_ZERO).encryptor()
 
     def randbelow(self, bound: int) -> int:
         """Uniform integer in ``[0, bound)`` by rejection sampling (no modulo bias)."""

@@ -110,7 +110,8 @@ def split_secret(secret: bytes, holders: Iterable[int], threshold: int) -> dict[
 
 def reconstruct_secret(shares: Mapping[int, bytes], threshold: int) -> bytes:
     """Recover a 32-byte secret from at least ``threshold`` encoded shares."""
-    value = FIELD.reconstruct({x: FIELD.decode_share(s) for x, s in shares.items()}, threshold)
+    chosen = sorted(shares)[:threshold]  # the shares FIELD.reconstruct would use; decode only those
+    value = FIELD.reconstruct({x: FIELD.decode_share(shares[x]) for x in chosen}, threshold)
     if value >> (8 * SECRET_BYTES):
         raise InvalidMessageError("reconstructed value is not a 32-byte secret: inconsistent shares")
     return value.to_bytes(SECRET_BYTES, "big")
