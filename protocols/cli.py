@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dp",
         choices=DP_MODES,
         default=None,
-        help="noise placement (default: distributed on secagg/secagg+, else central)",
+        help="noise: central Gaussian at the server, or clients' distributed discrete Gaussian or Skellam"
+        " (default: distributed on secagg/secagg+, else central)",
     )
     train.add_argument("--clip", type=_positive_float, default=0.25, help="DP per-client L2 clip of the update")
     train.add_argument("--seed", type=int, default=0)

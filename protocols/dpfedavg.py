@@ -8,9 +8,10 @@ anyway. The noise is either
 
 * central (`CentralDP`): the server adds exact discrete Gaussian noise on a
   fine lattice to the unprotected sum (`dp.GaussianMechanism`), any backend;
-* distributed (`DistributedDP`): each client adds its share of discrete
-  Gaussian noise to its rotated, integerized update before SecAgg
-  (`dp.DistributedDiscreteGaussian`, Kairouz, Liu, Steinke, ICML 2021); its
+* distributed (`DistributedDP`): each client adds its share of integer
+  noise to its rotated, integerized update before SecAgg, discrete Gaussian
+  (`dp.DistributedDiscreteGaussian`, Kairouz, Liu, Steinke, ICML 2021) or
+  Skellam (`dp.DistributedSkellam`, Agarwal, Kairouz, Liu, NeurIPS 2021); its
   encoder/decoder replaces SecAgg's fixed-point codec, and only the
   survivors' noise is counted in the accounting.
 
@@ -120,14 +121,15 @@ class CentralDP(_DPFedAvg):
 
 
 class DistributedDP(_DPFedAvg):
-    """Distributed discrete Gaussian: clients noise their own encodings before SecAgg.
+    """Distributed integer noise (discrete Gaussian or Skellam): clients noise their own
+    encodings before SecAgg.
 
     Pass `codec` to `SecAggAggregator(..., codec=..., protect_weights=False)`.
     """
 
     name = "distributed-dp"
 
-    def __init__(self, mechanism: dp.DistributedDiscreteGaussian, delta: float, accountant: str = "rdp") -> None:
+    def __init__(self, mechanism: dp.DistributedIntegerMechanism, delta: float, accountant: str = "rdp") -> None:
         super().__init__(mechanism.l2_clip, mechanism.noise_multiplier, delta, accountant)
         self.mechanism = mechanism
         self._check_supported(mechanism.round_event(0.5))
@@ -144,12 +146,13 @@ class DistributedDP(_DPFedAvg):
         expected_clients: int,
         modulus_bits: int,
         accountant: str = "rdp",
+        noise: type[dp.DistributedIntegerMechanism] = dp.DistributedDiscreteGaussian,
     ) -> DistributedDP:
         """Noise split over `expected_clients` survivors, meeting the target after `rounds`.
 
         Raises `dp.CalibrationError` when the bit width cannot meet the target.
         """
-        mechanism = dp.DistributedDiscreteGaussian.calibrate(
+        mechanism = noise.calibrate(
             target_epsilon,
             delta,
             rounds,
@@ -163,7 +166,7 @@ class DistributedDP(_DPFedAvg):
         return cls(mechanism, delta, accountant)
 
     @property
-    def codec(self) -> dp.DistributedDiscreteGaussian:
+    def codec(self) -> dp.DistributedIntegerMechanism:
         return self.mechanism
 
     def release(self, outcome: AggregationOutcome) -> np.ndarray:
@@ -173,7 +176,11 @@ class DistributedDP(_DPFedAvg):
         return self.mechanism.round_event(sample_rate, contributing_clients=len(outcome.included))
 
 
-DP_MODES = ("central", "distributed")
+DISTRIBUTED_NOISE: dict[str, type[dp.DistributedIntegerMechanism]] = {
+    "distributed": dp.DistributedDiscreteGaussian,
+    "skellam": dp.DistributedSkellam,
+}
+DP_MODES = ("central", *DISTRIBUTED_NOISE)
 
 
 def build_privacy(
@@ -196,7 +203,7 @@ def build_privacy(
     if noise is not None and epsilon is None:
         if mode == "central":
             return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
-        mechanism = dp.DistributedDiscreteGaussian(
+        mechanism = DISTRIBUTED_NOISE[mode](
             l2_clip, noise, modulus_bits, dimension, expected_clients, secrets.token_bytes(32)
         )
         return DistributedDP(mechanism, delta, accountant)
@@ -204,6 +211,15 @@ def build_privacy(
         if mode == "central":
             return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension, accountant)
         return DistributedDP.calibrated(
-            epsilon, delta, rounds, sample_rate, l2_clip, dimension, expected_clients, modulus_bits, accountant
+            epsilon,
+            delta,
+            rounds,
+            sample_rate,
+            l2_clip,
+            dimension,
+            expected_clients,
+            modulus_bits,
+            accountant,
+            noise=DISTRIBUTED_NOISE[mode],
         )
     raise ValueError("give exactly one of a target epsilon or a noise multiplier")

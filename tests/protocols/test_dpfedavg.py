@@ -115,3 +115,50 @@ def test_central_noise_actually_perturbs_the_mean(data) -> None:
         model = build_model("logreg", data.num_features, data.num_classes)
         finals.append(run_fedavg(model, data, PlainAggregator(), FedAvgConfig(rounds=1), privacy)[1])
     assert np.abs(finals[0] - finals[1]).max() > 1e-3
+
+
+def test_skellam_epsilon_equals_accountant_for_survivor_events(data) -> None:
+    """Distributed Skellam (Agarwal, Kairouz, Liu 2021): the survivors' noise sums to
+    Skellam(n * local variance), and the reported epsilon is the accountant's for that event."""
+    privacy = build_privacy(
+        "skellam",
+        epsilon=None,
+        noise=1.5,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=3,
+        sample_rate=1.0,
+        dimension=_dimension(data),
+        expected_clients=6,
+        modulus_bits=32,
+    )
+    assert isinstance(privacy.mechanism, dp.DistributedSkellam)
+    aggregator = SecAggAggregator(8, degree=6, codec=privacy.codec, protect_weights=False)
+    config = FedAvgConfig(rounds=3, dropout=0.25, drop_stage=DropStage.MASKED_INPUT, seed=3)
+    model = build_model("logreg", data.num_features, data.num_classes)
+    history, _ = run_fedavg(model, data, aggregator, config, privacy)
+    fresh = dp.RdpAccountant()
+    for record in history.rounds:
+        assert len(record.included) == 6
+        fresh.compose(privacy.mechanism.round_event(1.0, contributing_clients=6))
+        assert isinstance(privacy.mechanism.round_event(1.0, contributing_clients=6), dp.SkellamSumEvent)
+        assert record.epsilon == fresh.epsilon(1e-5)
+
+
+def test_skellam_calibration_meets_the_target(data) -> None:
+    privacy = build_privacy(
+        "skellam",
+        epsilon=4.0,
+        noise=None,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=3,
+        sample_rate=1.0,
+        dimension=_dimension(data),
+        expected_clients=8,
+        modulus_bits=20,
+    )
+    aggregator = SecAggAggregator(8, codec=privacy.codec, modulus_bits=20, protect_weights=False)
+    model = build_model("logreg", data.num_features, data.num_classes)
+    history, _ = run_fedavg(model, data, aggregator, FedAvgConfig(rounds=3, seed=0), privacy)
+    assert 3.8 <= history.final_epsilon <= 4.0
