@@ -8,6 +8,8 @@ scales them by ``num_examples / max_weight`` with that normalized weight
 appended as a protected coordinate (`protocols.aggregators.weighting`),
 encodes them with `secagg.FixedPointCodec`, and uploads only the masked
 vector: the reply's arrays are emptied and its ``num_examples`` set to 0.
+Fit metrics the ClientApp chooses to return still travel in the clear, as
+with Flower's SecAgg+.
 
 Client state between stages. Flower's Context holds only records, and a
 SuperNode may run the ClientApp in another process with the Context

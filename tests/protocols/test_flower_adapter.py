@@ -247,7 +247,7 @@ def test_a_silent_node_is_dropped_when_the_stage_times_out() -> None:
     assert federation.nodes[0] not in context.state.config_records[OUTCOME_RECORD]["included"]
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     drops=st.dictionaries(
         st.integers(0, 5), st.sampled_from(["setup", "share_keys", "masked_input", "unmasking"]), max_size=2
