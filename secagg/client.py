@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from numpy.typing import NDArray
 
 from secagg import crypto
+from secagg.client_state import ClientState
 from secagg.config import SessionConfig
 from secagg.errors import (
     ConfigurationError,
@@ -72,6 +73,50 @@ class Client:
         self._self_mask_seed = b""
         self._inbox: dict[int, bytes] = {}
         self._signed_survivors: tuple[int, ...] | None = None
+
+    def export_state(self) -> bytes:
+        """The client's state between rounds as bytes (see :mod:`secagg.client_state`).
+
+        They contain its private keys and the shares it holds: keep them on the client.
+        """
+        return ClientState(
+            client_id=self.id,
+            session_id=self.config.session_id,
+            expecting=self._stages.expecting,
+            c_private=crypto.private_bytes(self._c_key),
+            s_private=crypto.private_bytes(self._s_key),
+            self_mask_seed=self._self_mask_seed,
+            own_shares=self._own_shares,
+            peer_keys=tuple(self._peer_keys[v] for v in sorted(self._peer_keys)),
+            mask_keys=tuple(sorted(self._mask_keys.items())),
+            transport_keys=tuple(sorted(self._transport_keys.items())),
+            inbox=tuple(sorted(self._inbox.items())),
+            signed_survivors=self._signed_survivors,
+        ).to_bytes()
+
+    @classmethod
+    def restore(
+        cls,
+        data: bytes,
+        config: SessionConfig,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
+    ) -> Client:
+        """Resume a client from :meth:`export_state` bytes saved during ``config``'s session."""
+        state = ClientState.from_bytes(data, config)
+        client = cls(state.client_id, config, signing_key=signing_key, verify_keys=verify_keys)
+        client._c_key = crypto.x25519_from_private(state.c_private)
+        client._s_key = crypto.x25519_from_private(state.s_private)
+        client._stages = StageTracker(f"client {state.client_id}", config.active, expecting=state.expecting)
+        client._peer_keys = {e.sender: e for e in state.peer_keys}
+        client._mask_keys = dict(state.mask_keys)
+        client._transport_keys = dict(state.transport_keys)
+        client._own_shares = state.own_shares
+        client._self_mask_seed = state.self_mask_seed
+        client._inbox = dict(state.inbox)
+        client._signed_survivors = state.signed_survivors
+        return client
 
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0: publish the transport key c_u^PK and the mask-agreement key s_u^PK (signed if active)."""

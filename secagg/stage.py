@@ -24,10 +24,10 @@ class Stage(enum.IntEnum):
 class StageTracker:
     """Enforces the order of rounds for one party; the consistency round exists only when active."""
 
-    def __init__(self, party: str, active: bool) -> None:
+    def __init__(self, party: str, active: bool, expecting: Stage | None = Stage.ADVERTISE_KEYS) -> None:
         self._party = party
         self._active = active
-        self._next: Stage | None = Stage.ADVERTISE_KEYS
+        self._next = expecting
 
     @property
     def expecting(self) -> Stage | None:

@@ -36,6 +36,7 @@ class Harness:
             range(1, n + 1), threshold=threshold, vector_length=length, degree=degree, active=active
         )
         signing = {u: generate_signing_key() for u in self.config.client_ids} if active else {}
+        self.signing = signing
         self.verify = {u: k.public_key() for u, k in signing.items()} if active else None
         self.clients = {
             u: Client(u, self.config, signing_key=signing.get(u), verify_keys=self.verify)

@@ -1,0 +1,103 @@
+"""A client's protocol state as bytes, so a session can resume in another process.
+
+Frameworks such as Flower may run each stage of a client in a fresh process and
+keep only serializable records between stages. These bytes hold the client's
+private X25519 keys, its self-mask seed and the shares it holds: they must stay
+on the client's own storage and never be sent anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from secagg.config import SessionConfig
+from secagg.crypto import MASK_KEY_BYTES, PRIVATE_KEY_BYTES, TRANSPORT_KEY_BYTES
+from secagg.errors import InvalidMessageError
+from secagg.messages import SEALED_SHARES_BYTES, SHARE_PLAINTEXT_BYTES, AdvertiseKeys, SharePair
+from secagg.shamir import SECRET_BYTES
+from secagg.stage import Stage
+from secagg.wire import DIGEST_BYTES, Reader, Writer
+
+_FINISHED = 255
+_ADVERTISE_ENTRY = 4 + 4 + 2 * 32 + 64
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """Everything a :class:`~secagg.client.Client` holds between rounds (Bonawitz et al. 2017, Fig. 4)."""
+
+    KIND: ClassVar[int] = 10
+    client_id: int
+    session_id: bytes
+    expecting: Stage | None
+    c_private: bytes
+    s_private: bytes
+    self_mask_seed: bytes
+    own_shares: SharePair | None
+    peer_keys: tuple[AdvertiseKeys, ...]
+    mask_keys: tuple[tuple[int, bytes], ...]
+    transport_keys: tuple[tuple[int, bytes], ...]
+    inbox: tuple[tuple[int, bytes], ...]
+    signed_survivors: tuple[int, ...] | None
+
+    def to_bytes(self) -> bytes:
+        w = Writer(self.KIND)
+        w.u32(self.client_id)
+        w.fixed(self.session_id)
+        w.u8(_FINISHED if self.expecting is None else int(self.expecting))
+        w.fixed(self.c_private)
+        w.fixed(self.s_private)
+        w.blob(self.self_mask_seed)
+        w.blob(self.own_shares.to_bytes() if self.own_shares is not None else b"")
+        w.u32(len(self.peer_keys))
+        for entry in self.peer_keys:
+            entry._write(w)
+        w.addressed(self.mask_keys)
+        w.addressed(self.transport_keys)
+        w.addressed(self.inbox)
+        w.u8(self.signed_survivors is not None)
+        w.ids(self.signed_survivors or ())
+        return w.finish()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, config: SessionConfig) -> ClientState:
+        """Parse state saved during ``config``'s session; anything else is refused."""
+        n = len(config.client_ids)
+        per_peer = _ADVERTISE_ENTRY + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + SEALED_SHARES_BYTES + 4
+        limit = 5 + DIGEST_BYTES + 256 + SHARE_PLAINTEXT_BYTES + n * per_peer
+        r = Reader(data, cls.KIND, max_bytes=limit, what="ClientState")
+        client_id = r.u32()
+        session_id = r.fixed(len(config.session_id))
+        if client_id not in config.neighbours or session_id != config.session_id:
+            raise InvalidMessageError("ClientState: saved for another client or session")
+        stage_code = r.u8()
+        if stage_code != _FINISHED and stage_code not in set(Stage):
+            raise InvalidMessageError(f"ClientState: unknown stage {stage_code}")
+        c_private, s_private = r.fixed(PRIVATE_KEY_BYTES), r.fixed(PRIVATE_KEY_BYTES)
+        seed = r.blob(SECRET_BYTES)
+        own = r.blob(SHARE_PLAINTEXT_BYTES)
+        peer_count = r.u32()
+        if peer_count > n:
+            raise InvalidMessageError(f"ClientState: {peer_count} peers for {n} clients")
+        peers = tuple(AdvertiseKeys._read(r, config) for _ in range(peer_count))
+        mask_keys = r.addressed(n, MASK_KEY_BYTES)
+        transport_keys = r.addressed(n, TRANSPORT_KEY_BYTES)
+        inbox = r.addressed(n, SEALED_SHARES_BYTES)
+        signed = r.u8()
+        survivors = r.ids(n)
+        r.done()
+        return cls(
+            client_id=client_id,
+            session_id=session_id,
+            expecting=None if stage_code == _FINISHED else Stage(stage_code),
+            c_private=c_private,
+            s_private=s_private,
+            self_mask_seed=seed,
+            own_shares=SharePair.from_bytes(own) if own else None,
+            peer_keys=peers,
+            mask_keys=mask_keys,
+            transport_keys=transport_keys,
+            inbox=inbox,
+            signed_survivors=survivors if signed else None,
+        )
