@@ -11,15 +11,12 @@ vector: the reply's arrays are emptied and its ``num_examples`` set to 0.
 Fit metrics the ClientApp chooses to return still travel in the clear, as
 with Flower's SecAgg+.
 
-Client state between stages. Flower's Context holds only records, and a
-SuperNode may run the ClientApp in another process with the Context
-serialized in between; `secagg.Client` keeps its X25519 keys and shares as
-live objects with no export. So the mod keeps each node's `secagg.Client` in a
-process-local dict keyed by (run id, node id), dropped when the session ends
-or fails. This works wherever one process serves all stages of a node (an
-in-process ClientApp, as in the tests); a ClientApp that is restarted between
-stages loses the session and drops out of it (the server then handles it as a
-dropout at that stage).
+Client state between stages lives in the node's Flower Context
+(``context.state``), which the SuperNode keeps between the messages of a run:
+the session setup record and `secagg.Client.export_state()` bytes, from which
+each stage restores the client. A ClientApp may therefore run every stage in a
+fresh process. Those bytes hold the client's private keys and shares; they stay
+in the node's own state and are dropped when the session ends or fails.
 """
 
 from __future__ import annotations
@@ -52,7 +49,8 @@ class _Session:
     client: secagg.Client
 
 
-_SESSIONS: dict[tuple[int, int], _Session] = {}
+_SETUP_STATE = "secagg.setup"
+_CLIENT_STATE = "secagg.client"
 
 
 def make_secagg_mod(identity: Identity | None = None) -> Mod:
@@ -64,45 +62,75 @@ def make_secagg_mod(identity: Identity | None = None) -> Mod:
             return call_next(msg, ctxt)
         # A train message without our record would make the ClientApp upload a plain update.
         stage, record = wire.read_stage(msg)
-        key = (msg.metadata.run_id, msg.metadata.dst_node_id)
         try:
             if stage == wire.SETUP:
-                _SESSIONS.pop(key, None)
+                _forget(ctxt)
                 setup = wire.SessionSetup.from_record(record)
                 session = _start(setup, msg.metadata.dst_node_id, ctxt, identity)
-                _SESSIONS[key] = session
                 reply, payload = RecordDict(), session.client.advertise_keys().to_bytes()
             else:
-                session = _SESSIONS.get(key) or _no_session(stage)
+                session = _resume(stage, msg.metadata.dst_node_id, ctxt, identity)
                 reply, payload = _run_stage(session, stage, record, msg, ctxt, call_next)
-            if stage == wire.UNMASKING:
-                _SESSIONS.pop(key, None)
         except BaseException:
-            _SESSIONS.pop(key, None)  # whatever failed, this node has left the session
+            _forget(ctxt)  # whatever failed, this node has left the session
             raise
+        if stage == wire.UNMASKING:
+            _forget(ctxt)
+        else:
+            _save(ctxt, session)
         reply.config_records[wire.RECORD] = wire.stage_record(stage, session.config.session_id, payload)
         return Message(reply, reply_to=msg)
 
     return secagg_mod
 
 
-def _no_session(stage: str) -> _Session:
-    raise secagg.StateError(f"stage {stage} arrived without a session set up on this node")
+def _save(ctxt: Context, session: _Session) -> None:
+    ctxt.state.config_records[_SETUP_STATE] = session.setup.to_record()
+    ctxt.state.config_records[_CLIENT_STATE] = ConfigRecord({"state": session.client.export_state()})
+
+
+def _forget(ctxt: Context) -> None:
+    for name in (_SETUP_STATE, _CLIENT_STATE):
+        ctxt.state.config_records.pop(name, None)
+
+
+def _resume(stage: str, node_id: int, ctxt: Context, identity: Identity | None) -> _Session:
+    """Rebuild this node's client from the state saved after its previous stage."""
+    records = ctxt.state.config_records
+    if _SETUP_STATE not in records or _CLIENT_STATE not in records:
+        raise secagg.StateError(f"stage {stage} arrived without a session set up on this node")
+    setup = wire.SessionSetup.from_record(records[_SETUP_STATE])
+    config = setup.session_config()
+    saved = records[_CLIENT_STATE]["state"]
+    if not isinstance(saved, bytes):
+        raise secagg.StateError("the saved client state is not bytes")
+    signing_key, verify_keys = _identities(setup, config, ctxt, identity)
+    client = secagg.Client.restore(saved, config, signing_key=signing_key, verify_keys=verify_keys)
+    if client.id != setup.client_id(node_id):
+        raise secagg.StateError("the saved client state belongs to another node")
+    return _Session(setup, config, client)
 
 
 def _start(setup: wire.SessionSetup, node_id: int, ctxt: Context, identity: Identity | None) -> _Session:
     config = setup.session_config()
-    signing_key = verify_keys = None
-    if config.active:
-        if identity is None:
-            raise secagg.ConfigurationError("the active setting needs make_secagg_mod(identity=...)")
-        signing_key, by_node = identity(ctxt)
-        missing = [n for n in setup.node_ids if n not in by_node]
-        if missing:
-            raise secagg.ConfigurationError(f"no verification key for nodes {missing[:5]}")
-        verify_keys = {setup.client_id(n): by_node[n] for n in setup.node_ids}
+    signing_key, verify_keys = _identities(setup, config, ctxt, identity)
     client = secagg.Client(setup.client_id(node_id), config, signing_key=signing_key, verify_keys=verify_keys)
     return _Session(setup, config, client)
+
+
+def _identities(
+    setup: wire.SessionSetup, config: secagg.SessionConfig, ctxt: Context, identity: Identity | None
+) -> tuple[Ed25519PrivateKey | None, dict[int, Ed25519PublicKey] | None]:
+    """The active setting's own signing key and the peers' verification keys, by protocol id."""
+    if not config.active:
+        return None, None
+    if identity is None:
+        raise secagg.ConfigurationError("the active setting needs make_secagg_mod(identity=...)")
+    signing_key, by_node = identity(ctxt)
+    missing = [n for n in setup.node_ids if n not in by_node]
+    if missing:
+        raise secagg.ConfigurationError(f"no verification key for nodes {missing[:5]}")
+    return signing_key, {setup.client_id(n): by_node[n] for n in setup.node_ids}
 
 
 def _run_stage(

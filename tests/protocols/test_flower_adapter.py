@@ -1,6 +1,8 @@
 """Our secure aggregation inside Flower 1.42's real machinery, in one process, without ray or network.
 
-The harness plays a SuperLink with SuperNodes the way Flower's own simulation
+Every node's Context goes through Flower's protobuf serialization after each
+message, as when the ClientApp runs in its own process, so the client's protocol
+state must survive in the Context alone. The harness plays a SuperLink with SuperNodes the way Flower's own simulation
 does (`flwr.simulation.run_simulation._main_loop`): an `InMemoryLinkState` with
 registered nodes and a run, an `InMemoryGrid` the server workflow talks to,
 and a fleet thread that pulls each node's messages from the LinkState, passes
@@ -38,8 +40,14 @@ from flwr.common.constant import (  # noqa: E402
     SUPERLINK_NODE_ID,
     ErrorCode,
 )
-from flwr.common.serde import message_from_proto, message_to_proto  # noqa: E402
+from flwr.common.serde import (  # noqa: E402
+    context_from_proto,
+    context_to_proto,
+    message_from_proto,
+    message_to_proto,
+)
 from flwr.compat.common import recorddict_compat as compat  # noqa: E402
+from flwr.proto.message_pb2 import Context as ProtoContext  # noqa: E402
 from flwr.proto.message_pb2 import Message as ProtoMessage  # noqa: E402
 from flwr.proto.task_pb2 import Task  # noqa: E402
 from flwr.server import LegacyContext, ServerConfig  # noqa: E402
@@ -61,6 +69,11 @@ from protocols.flower.session import RECORD  # noqa: E402
 
 SHAPES = ((3, 2), (4,))
 MAX_WEIGHT = 100.0
+
+
+def _wire_context(context: Context) -> Context:
+    """A Context after a trip through Flower's protobuf form (as between SuperNode and ClientApp process)."""
+    return context_from_proto(ProtoContext.FromString(context_to_proto(context).SerializeToString()))
 
 
 def _wire(message: Message) -> Message:
@@ -133,6 +146,9 @@ class Federation:
             return
         try:
             reply = self.app(message, self.contexts[node])
+            # As a SuperNode running the ClientApp in its own process does, keep only what
+            # survives Flower's Context serialization: the mod holds no state elsewhere.
+            self.contexts[node] = _wire_context(self.contexts[node])
         except Exception as exc:  # as Flower's runtime does: the failure travels back as an error reply
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=repr(exc)), reply_to=message)
         reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
