@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +38,14 @@ from secagg.server import Server
 from secagg.stage import Stage
 
 T = TypeVar("T")
+
+
+class _Frame(Protocol):
+    @classmethod
+    def from_bytes(cls, data: bytes, config: SessionConfig) -> Self: ...
+
+
+Parsed = TypeVar("Parsed", bound=_Frame)
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -171,14 +179,13 @@ def simulate(
     for u in ids:
         ledger.sent[u] += 0
 
+    def serve(stage: Stage, kind: type[Parsed], frames: list[bytes], step: Callable[[list[Parsed]], T]) -> T:
+        """The server parses what arrived for ``stage`` and runs its step on it."""
+        return ledger.server(stage, lambda: step([kind.from_bytes(f, config) for f in frames]))
+
     stage = Stage.ADVERTISE_KEYS
     up = upload(stage, ids, lambda u: None, lambda u, _: clients[u].advertise_keys(), AdvertiseKeys.to_bytes)
-    down = ledger.server(
-        stage,
-        lambda: {
-            u: d.to_bytes() for u, d in server.advertise_keys([AdvertiseKeys.from_bytes(f, config) for f in up]).items()
-        },
-    )
+    down = serve(stage, AdvertiseKeys, up, lambda msgs: _frames(server.advertise_keys(msgs)))
     deliver(down)
 
     stage = Stage.SHARE_KEYS
@@ -189,12 +196,7 @@ def simulate(
         lambda u, directory: clients[u].share_keys(directory),
         EncryptedShares.to_bytes,
     )
-    down = ledger.server(
-        stage,
-        lambda: {
-            u: m.to_bytes() for u, m in server.share_keys([EncryptedShares.from_bytes(f, config) for f in up]).items()
-        },
-    )
+    down = serve(stage, EncryptedShares, up, lambda msgs: _frames(server.share_keys(msgs)))
     deliver(down)
 
     stage = Stage.MASKED_INPUT
@@ -206,7 +208,7 @@ def simulate(
         lambda message: message.to_bytes(config),
     )
     masked_input_bytes = len(up[0]) if up else 0
-    survivors = ledger.server(stage, lambda: server.masked_input([MaskedInput.from_bytes(f, config) for f in up]))
+    survivors = serve(stage, MaskedInput, up, server.masked_input)
 
     if active:
         stage = Stage.CONSISTENCY_CHECK
@@ -219,7 +221,7 @@ def simulate(
             lambda u, survivor_list: clients[u].consistency_check(survivor_list),
             ConsistencySignature.to_bytes,
         )
-        ledger.server(stage, lambda: server.consistency_check([ConsistencySignature.from_bytes(f, config) for f in up]))
+        serve(stage, ConsistencySignature, up, server.consistency_check)
 
     stage = Stage.UNMASKING
     request, recipients = server.unmask_request()
@@ -232,7 +234,7 @@ def simulate(
         lambda u, unmask_request: clients[u].unmask(unmask_request),
         UnmaskingShares.to_bytes,
     )
-    outcome = ledger.server(stage, lambda: server.unmask([UnmaskingShares.from_bytes(f, config) for f in up]))
+    outcome = serve(stage, UnmaskingShares, up, server.unmask)
 
     seconds = ledger.summary()
     seconds["server.reconstruction"] = outcome.reconstruction_seconds
@@ -246,6 +248,10 @@ def simulate(
         masked_input_bytes=masked_input_bytes,
         seconds=seconds,
     )
+
+
+def _frames(messages: Mapping[int, KeyDirectory | ShareInbox]) -> dict[int, bytes]:
+    return {u: m.to_bytes() for u, m in messages.items()}
 
 
 def _client_id(value: object) -> int:
