@@ -25,6 +25,7 @@ from typing import Final
 import numpy as np
 import tenseal as ts
 
+from he.ciphertext import EncryptedVector
 from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
 from he.errors import (
     ContextMismatchError,
@@ -42,7 +43,7 @@ _KEY_MAGIC: Final = b"HECKKSP1"
 _CT_MAGIC: Final = b"HECKKSC1"
 
 
-class CKKSCiphertext:
+class CKKSCiphertext(EncryptedVector[float]):
     """Encryption of one flat vector as a list of TenSEAL CKKS vectors."""
 
     def __init__(
@@ -54,34 +55,9 @@ class CKKSCiphertext:
         weighted: bool,
         key_id: bytes,
     ) -> None:
+        super().__init__(length, dtype, weight, weighted, key_id)
         self._chunks = chunks
-        self._length = length
-        self._dtype = dtype
-        self._weight = weight
-        self._weighted = weighted
-        self._key_id = key_id
         self._serialized: bytes | None = None
-
-    @property
-    def length(self) -> int:
-        return self._length
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def weight(self) -> float:
-        return self._weight
-
-    @property
-    def weighted(self) -> bool:
-        return self._weighted
-
-    @property
-    def key_id(self) -> bytes:
-        """Fingerprint of the public context this ciphertext belongs to."""
-        return self._key_id
 
     @property
     def chunks(self) -> list[ts.CKKSVector]:

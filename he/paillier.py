@@ -32,6 +32,7 @@ import gmpy2
 import numpy as np
 from phe import paillier as phe
 
+from he.ciphertext import EncryptedVector
 from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
 from he.fast_paillier import FixedBaseRandomizer, check_fixed_base, make_fixed_base
 from he.inputs import as_update, check_weight, plan_weights
@@ -58,7 +59,7 @@ class PackedUpdate:
     weighted: bool
 
 
-class PaillierCiphertext:
+class PaillierCiphertext(EncryptedVector[int]):
     """Packed Paillier ciphertexts (integers mod ``n^2``) of one flat vector."""
 
     def __init__(
@@ -71,37 +72,13 @@ class PaillierCiphertext:
         key_id: bytes,
         width: int,
     ) -> None:
+        super().__init__(length, dtype, weight, weighted, key_id)
         self._values = values
-        self._length = length
-        self._dtype = dtype
-        self._weight = weight
-        self._weighted = weighted
-        self._key_id = key_id
         self._width = width
 
     @property
     def values(self) -> list[gmpy2.mpz]:
         return self._values
-
-    @property
-    def length(self) -> int:
-        return self._length
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def weight(self) -> int:
-        return self._weight
-
-    @property
-    def weighted(self) -> bool:
-        return self._weighted
-
-    @property
-    def key_id(self) -> bytes:
-        return self._key_id
 
     @property
     def nbytes(self) -> int:
