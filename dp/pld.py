@@ -18,6 +18,9 @@ import numpy as np
 
 from dp.pld_pairs import LossPair
 
+_LAMBDAS = np.geomspace(1e-3, 1e4, 22)  # Chernoff exponents, in units of 1 / (sd of the sum)
+_LINEAR_RANGE = 600.0  # loss span below which suffix sums of w e^{-e} are taken without logs
+
 
 @dataclass(frozen=True)
 class GridPld:
@@ -75,9 +78,9 @@ def chernoff_window(plds: list[tuple[GridPld, int]], log_tail: float) -> tuple[f
     """Losses (T_lo, T_hi) with P(sum < T_lo), P(sum > T_hi) <= exp(log_tail) for the composition,
     and the lambda that attains the upper bound (meant for a coarse discretization)."""
     mean, sd = _mean_sd(plds)
-    lam = np.geomspace(1e-3, 1e4, 57) / sd
-    up = (_log_mgf(plds, lam) - log_tail) / lam
-    lo = float(np.max((_log_mgf(plds, -lam) - log_tail) / -lam))
+    lam = _LAMBDAS / sd
+    both = (_log_mgf(plds, np.concatenate([lam, -lam])) - log_tail) / np.concatenate([lam, -lam])
+    up, lo = both[: lam.size], float(np.max(both[lam.size :]))
     i = int(np.argmin(up))
     return min(lo, mean), max(float(up[i]), mean), float(lam[i])
 
@@ -100,18 +103,35 @@ def _mean_sd(plds: list[tuple[GridPld, int]]) -> tuple[float, float]:
     return sum(c * m for c, m, _ in mv), math.sqrt(max(sum(c * v for c, _, v in mv), 1e-300))
 
 
+def _power(z: np.ndarray, count: int) -> np.ndarray:
+    """z ** count by repeated squaring (about log2(count) products; numpy's complex power is
+    ten times slower)."""
+    result, base = np.ones_like(z), z
+    while count:
+        if count & 1:
+            result = result * base
+        count >>= 1
+        if count:
+            base = base * base
+    return result
+
+
 def compose(plds: list[tuple[GridPld, int]], window_start: int, size: int) -> tuple[np.ndarray, float, float]:
     """Masses of the composition on grid indices [window_start, window_start + size), its mass at
     +infinity and the sum of negative round-off that was clipped (a measure of FFT error)."""
     spectrum = np.ones(size // 2 + 1, dtype=complex)
     offset, finite = 0, 1.0
     for g, count in plds:
-        folded = np.bincount(np.arange(g.masses.size) % size, weights=g.masses, minlength=size)
-        spectrum *= np.fft.rfft(folded) ** count
+        if g.masses.size <= size:  # rfft zero-pads
+            folded = g.masses
+        else:
+            folded = np.bincount(np.arange(g.masses.size) % size, weights=g.masses, minlength=size)
+        spectrum *= _power(np.fft.rfft(folded, n=size), count)
         offset += count * g.start
         finite *= (1.0 - g.inf_mass) ** count
     out = np.fft.irfft(spectrum, n=size)
-    out = np.roll(out, -((window_start - offset) % size))
+    shift = (window_start - offset) % size
+    out = np.concatenate([out[shift:], out[:shift]])
     negative = float(-out[out < 0].sum())
     return np.maximum(out, 0.0), 1.0 - finite, negative
 
@@ -130,11 +150,14 @@ class ComposedPld:
         """Grid losses e, a[k] = sum_{i >= k} w_i and log_b[k] = log sum_{i >= k} w_i e^{-e_i}
         (k = 0..n, a[n] = 0), so delta(eps) = a[k] - e^eps b[k] for eps in [e_{k-1}, e_k)."""
         e = (self.start + np.arange(self.masses.size)) * self.step
-        with np.errstate(divide="ignore"):
-            log_w = np.log(self.masses) - e
         a = np.concatenate([np.cumsum(self.masses[::-1])[::-1], [0.0]])
-        log_b = np.concatenate([np.logaddexp.accumulate(log_w[::-1])[::-1], [-np.inf]])
-        return e, a, log_b
+        with np.errstate(divide="ignore"):
+            if e[-1] - e[0] < _LINEAR_RANGE:  # w_i e^{e_0 - e_i} in [0, 1]: plain suffix sums
+                b = np.cumsum((self.masses * np.exp(e[0] - e))[::-1])[::-1]
+                log_b = np.log(b) - e[0]
+            else:
+                log_b = np.logaddexp.accumulate((np.log(self.masses) - e)[::-1])[::-1]
+        return e, a, np.concatenate([log_b, [-np.inf]])
 
     def delta(self, epsilon: float) -> float:
         """delta(eps) = inf_mass + sum_{e_i > eps} w_i (1 - e^{eps - e_i}) + slack."""

@@ -50,13 +50,15 @@ def sampled_gaussian_pairs(q: float, sigma: float, tail: float) -> tuple[LossPai
         with np.errstate(divide="ignore", invalid="ignore"):
             arg = np.expm1(eps) + q  # e^eps - (1 - q) > 0 iff eps > log(1 - q)
             x = np.where(arg > 0, x_of(np.log(np.where(arg > 0, arg, 1.0))), -np.inf)
-        return (1 - q) * _sf(x / sigma) + q * _sf((x - 1) / sigma), _sf(x / sigma)
+        sq = _sf(x / sigma)
+        return (1 - q) * sq + q * _sf((x - 1) / sigma), sq
 
     def add(eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(divide="ignore", invalid="ignore"):
             arg = np.expm1(-eps) + q
             x = np.where(arg > 0, x_of(np.log(np.where(arg > 0, arg, 1.0))), -np.inf)
-        return ndtr(x / sigma), (1 - q) * ndtr(x / sigma) + q * ndtr((x - 1) / sigma)
+        sp = ndtr(x / sigma)
+        return sp, (1 - q) * sp + q * ndtr((x - 1) / sigma)
 
     r = LossPair(remove, lo=max(loss(-z * sigma), math.log1p(-q) if q < 1 else -np.inf), hi=loss(1 + z * sigma))
     a = LossPair(add, lo=-loss(1 + z * sigma), hi=-loss(-z * sigma))

@@ -113,3 +113,32 @@ def test_agrees_with_dp_accounting_pld(q: float, sigma: float, steps: int) -> No
 @pytest.mark.parametrize("q", [1.0, 0.1, 0.01, 0.001])
 def test_agrees_with_dp_accounting_pld_grid(q: float, sigma: float, steps: int) -> None:
     _check_agreement(q, sigma, steps)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sigma=st.floats(0.3, 8.0), q=st.floats(1e-4, 1.0))
+def test_single_release_bounds_bracket_the_target_delta(sigma: float, q: float) -> None:
+    # One release takes the closed-form path: its two bounds must pin epsilon down tightly, and the
+    # upper one must meet the target delta while the lower one must not beat it.
+    acc = dp.PldAccountant().compose(dp.dpsgd_event(sigma, q))
+    lower, upper = acc.epsilon_bounds(1e-5)
+    assert lower <= upper <= lower * (1 + 1e-6) + 1e-9
+    assert acc.delta(upper) <= 1e-5
+    if lower > 0:
+        assert acc.delta_bounds(lower)[0] >= 1e-5 * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1.5, 4.0])
+def test_grid_composition_agrees_with_the_closed_form(sigma: float) -> None:
+    # Two Gaussian releases with noise sigma * sqrt(2) are one release with noise sigma: the FFT
+    # path (two events) must bound the closed-form answer from above, within 1%.
+    exact = dp.PldAccountant().compose(dp.GaussianEvent(sigma)).epsilon(1e-5)
+    grid = dp.PldAccountant().compose(dp.GaussianEvent(sigma * math.sqrt(2)), 2).epsilon(1e-5)
+    assert exact <= grid <= exact * 1.01
+
+
+def test_small_window_cap_is_never_tighter_than_the_refined_answer() -> None:
+    # Every window gives an upper bound and the refinement keeps the tightest one it saw.
+    acc = dp.PldAccountant().compose(dp.dpsgd_event(1.0, 0.01), 300)
+    capped = dp.PldAccountant(grid_points=1 << 11).compose(dp.dpsgd_event(1.0, 0.01), 300)
+    assert acc.epsilon(1e-5) <= capped.epsilon(1e-5)
