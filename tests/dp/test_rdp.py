@@ -114,3 +114,9 @@ def test_edge_cases() -> None:
 def test_edge_of_order_grid_warns() -> None:
     with pytest.warns(RuntimeWarning, match="edge"):
         dp.RdpAccountant(orders=np.array([2.0, 3.0])).compose(dp.GaussianEvent(50.0)).epsilon(1e-5)
+
+
+def test_epsilon_is_monotone_in_q_up_to_one() -> None:
+    """Regression: at q = 1 - 2^-53 the series and the q = 1 closed form differed by rounding."""
+    below = dp.dpsgd_epsilon(1.0, 0.9999999999999999, 2, 1e-5)
+    assert dp.dpsgd_epsilon(1.0, 1.0, 2, 1e-5) >= below
