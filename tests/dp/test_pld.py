@@ -142,3 +142,9 @@ def test_small_window_cap_is_never_tighter_than_the_refined_answer() -> None:
     acc = dp.PldAccountant().compose(dp.dpsgd_event(1.0, 0.01), 300)
     capped = dp.PldAccountant(grid_points=1 << 11).compose(dp.dpsgd_event(1.0, 0.01), 300)
     assert acc.epsilon(1e-5) <= capped.epsilon(1e-5)
+
+
+def test_pld_epsilon_is_monotone_in_q_up_to_one() -> None:
+    """Regression: at q = 1 - 2^-53 the sampled pairs exceeded the unsampled ones by rounding."""
+    below = dp.dpsgd_epsilon(1.0, 0.9999999999999999, 2, 1e-5, "pld")
+    assert dp.dpsgd_epsilon(1.0, 1.0, 2, 1e-5, "pld") >= below
