@@ -18,13 +18,13 @@ from dp.discrete import bernoulli_exp
 
 @pytest.mark.parametrize("sigma2", [Fraction(1, 4), Fraction(3), Fraction(101, 4), Fraction(400)])
 def test_discrete_gaussian_fits_exact_pmf(sigma2: Fraction) -> None:
-    x = dp.discrete_gaussian(CsprngSource(), sigma2, 40000)
+    x = dp.discrete_gaussian(CsprngSource(CountingStream(b"test_discrete_gaussian_fits_exact_pmf")), sigma2, 40000)
     s2 = float(sigma2)
     assert gof(x, lambda v: -(v.astype(float) ** 2) / (2 * s2), int(12 * math.sqrt(s2)) + 3) > 1e-4
 
 
 def test_discrete_laplace_fits_exact_pmf() -> None:
-    x = dp.discrete_laplace(CsprngSource(), 3, 40000)
+    x = dp.discrete_laplace(CsprngSource(CountingStream(b"test_discrete_laplace_fits_exact_pmf")), 3, 40000)
     assert gof(x, lambda v: -np.abs(v) / 3.0, 60) > 1e-4
 
 

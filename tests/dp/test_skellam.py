@@ -64,7 +64,7 @@ def test_cdf_table_bounds_hold(num: int, den: int, bits: int) -> None:
 
 @pytest.mark.parametrize("variance", [Fraction(1), Fraction(15, 2), Fraction(1000), 2.5e5])
 def test_skellam_fits_exact_pmf(variance: Fraction | float) -> None:
-    x = dp.skellam(CsprngSource(), variance, 40000)
+    x = dp.skellam(CsprngSource(CountingStream(b"test_skellam_fits_exact_pmf")), variance, 40000)
     half = float(variance) / 2
     support = int(12 * math.sqrt(float(variance))) + 3
     assert x.dtype == np.int64
@@ -73,7 +73,7 @@ def test_skellam_fits_exact_pmf(variance: Fraction | float) -> None:
 
 @pytest.mark.parametrize("rate", [Fraction(1, 3), Fraction(40), Fraction(123457, 10)])
 def test_poisson_fits_exact_pmf(rate: Fraction) -> None:
-    x = dp.poisson(CsprngSource(), rate, 40000)
+    x = dp.poisson(CsprngSource(CountingStream(b"test_poisson_fits_exact_pmf")), rate, 40000)
     lam = float(rate)
     assert x.min() >= 0
     assert gof(x, lambda v: poisson_dist.logpmf(v, lam), int(lam + 12 * math.sqrt(lam)) + 10) > 1e-4
@@ -81,7 +81,7 @@ def test_poisson_fits_exact_pmf(rate: Fraction) -> None:
 
 def test_sum_of_clients_noise_is_skellam_of_the_summed_variance() -> None:
     clients, mu, n = 8, Fraction(5, 2), 50000
-    src = CsprngSource()
+    src = CsprngSource(CountingStream(b"test_sum_of_clients_noise_is_skellam_of_the_summed_variance"))
     total = np.sum([dp.skellam(src, mu, n) for _ in range(clients)], axis=0)
     var = float(clients * mu)
     # variance of the sample variance of a Skellam(var): (2 var^2 + var) / n (excess kurtosis 1/var)
