@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 import numpy as np
+
+from he.errors import ContextMismatchError, ParameterError
 
 W = TypeVar("W", int, float)
 
@@ -44,3 +47,19 @@ class EncryptedVector(Generic[W]):
     def key_id(self) -> bytes:
         """Fingerprint of the public key or context this ciphertext belongs to."""
         return self._key_id
+
+
+V = TypeVar("V", bound=EncryptedVector)  # type: ignore[type-arg]
+
+
+def check_compatible(ciphertexts: Sequence[V], kind: type[V], key_id: bytes, under: str) -> V:
+    """The first of ``ciphertexts`` once all are ``kind`` under ``key_id`` with one length and dtype."""
+    if not ciphertexts:
+        raise ParameterError("aggregate needs at least one ciphertext")
+    first = ciphertexts[0]
+    for index, ct in enumerate(ciphertexts):
+        if not isinstance(ct, kind) or ct.key_id != key_id:
+            raise ContextMismatchError(f"ciphertext {index} is not {under}")
+        if ct.length != first.length or ct.dtype != first.dtype:
+            raise ParameterError(f"ciphertext {index} has length/dtype unlike ciphertext 0")
+    return first

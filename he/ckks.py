@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 import tenseal as ts
 
-from he.ciphertext import EncryptedVector
+from he.ciphertext import EncryptedVector, check_compatible
 from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
 from he.errors import (
     ContextMismatchError,
@@ -192,15 +192,7 @@ class CKKSPublic:
         return chunk
 
     def _check_compatible(self, ciphertexts: Sequence[CKKSCiphertext]) -> CKKSCiphertext:
-        if not ciphertexts:
-            raise ParameterError("aggregate needs at least one ciphertext")
-        first = ciphertexts[0]
-        for index, ct in enumerate(ciphertexts):
-            if not isinstance(ct, CKKSCiphertext) or ct.key_id != self.key_id:
-                raise ContextMismatchError(f"ciphertext {index} is not from this CKKS context")
-            if ct.length != first.length or ct.dtype != first.dtype:
-                raise ParameterError(f"ciphertext {index} has length/dtype unlike ciphertext 0")
-        return first
+        return check_compatible(ciphertexts, CKKSCiphertext, self.key_id, "from this CKKS context")
 
 
 class CKKSKeyHolder:

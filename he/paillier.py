@@ -32,7 +32,7 @@ import gmpy2
 import numpy as np
 from phe import paillier as phe
 
-from he.ciphertext import EncryptedVector
+from he.ciphertext import EncryptedVector, check_compatible
 from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
 from he.fast_paillier import FixedBaseRandomizer, check_fixed_base, make_fixed_base
 from he.inputs import as_update, check_weight, plan_weights
@@ -218,15 +218,7 @@ class PaillierPublic:
         return PaillierCiphertext(values, length, dtype, weight, bool(weighted), self.key_id, self._width)
 
     def _check_compatible(self, ciphertexts: Sequence[PaillierCiphertext]) -> PaillierCiphertext:
-        if not ciphertexts:
-            raise ParameterError("aggregate needs at least one ciphertext")
-        first = ciphertexts[0]
-        for index, ct in enumerate(ciphertexts):
-            if not isinstance(ct, PaillierCiphertext) or ct.key_id != self.key_id:
-                raise ContextMismatchError(f"ciphertext {index} is not under this Paillier key")
-            if ct.length != first.length or ct.dtype != first.dtype:
-                raise ParameterError(f"ciphertext {index} has length/dtype unlike ciphertext 0")
-        return first
+        return check_compatible(ciphertexts, PaillierCiphertext, self.key_id, "under this Paillier key")
 
 
 class PaillierKeyHolder:
