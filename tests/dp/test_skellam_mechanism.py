@@ -118,9 +118,10 @@ def test_accounting_and_calibration() -> None:
     assert ddg.epsilon(50, 0.2, 1e-5) == pytest.approx(eps, rel=0.05)
 
 
-def test_calibration_fails_clearly_at_too_few_bits() -> None:
+@pytest.mark.parametrize("mechanism", [dp.DistributedDiscreteGaussian, dp.DistributedSkellam])
+def test_calibration_fails_clearly_at_too_few_bits(mechanism: type[dp.DistributedIntegerMechanism]) -> None:
     with pytest.raises(dp.CalibrationError, match="8 modulus bits"):
-        dp.DistributedSkellam.calibrate(
+        mechanism.calibrate(
             0.5,
             1e-5,
             rounds=1000,
