@@ -6,8 +6,10 @@ can report it without guessing.
 
 from __future__ import annotations
 
+from fedsecure.errors import FedsecureError
 
-class DPError(Exception):
+
+class DPError(FedsecureError):
     """Base class of every error raised by ``dp``."""
 
 

@@ -25,7 +25,8 @@ from typing import Final
 import numpy as np
 import tenseal as ts
 
-from he.ciphertext import EncryptedVector, check_compatible
+from fedsecure.wire import Kind, Reader, Writer
+from he.ciphertext import EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
 from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
 from he.errors import (
     ContextMismatchError,
@@ -35,12 +36,11 @@ from he.errors import (
     ParameterError,
 )
 from he.inputs import as_update, check_weight, plan_weights
-from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
 
 __all__ = ["CKKSScheme", "CKKSKeyHolder", "CKKSPublic", "CKKSCiphertext"]
 
-_KEY_MAGIC: Final = b"HECKKSP1"
-_CT_MAGIC: Final = b"HECKKSC1"
+MAX_PUBLIC_BYTES: Final = 1 << 26
+"""Largest public-context frame accepted (a `wide` N = 2048 context is about 100 kB)."""
 
 
 class CKKSCiphertext(EncryptedVector[float]):
@@ -70,11 +70,11 @@ class CKKSCiphertext(EncryptedVector[float]):
     def serialize(self) -> bytes:
         """Header (key id, length, dtype, weight) then length-prefixed SEAL chunks."""
         if self._serialized is None:
-            out = Writer().raw(_CT_MAGIC).raw(self._key_id).u8(dtype_code(self._dtype))
-            out.u64(self._length).f64(self._weight).u8(int(self._weighted)).u32(len(self._chunks))
+            out = Writer(Kind.CKKS_CIPHERTEXT)
+            write_header(out, self, len(self._chunks))
             for chunk in self._chunks:
                 out.blob(chunk.serialize())
-            self._serialized = out.getvalue()
+            self._serialized = out.finish()
         return self._serialized
 
 
@@ -82,14 +82,15 @@ class CKKSPublic:
     """Public side of a CKKS key: encrypt (clients) and aggregate (server)."""
 
     def __init__(self, data: bytes) -> None:
-        reader = Reader(data, MalformedKeyError)
-        reader.expect(_KEY_MAGIC, "CKKS public key magic")
+        reader = Reader(
+            data, Kind.CKKS_PUBLIC, max_bytes=MAX_PUBLIC_BYTES, what="CKKS public key", error=MalformedKeyError
+        )
         degree = reader.u32("poly_modulus_degree")
         chain = tuple(reader.u8("coefficient prime size") for _ in range(reader.u8("prime count")))
         scale_bits = reader.u8("scale bits")
         clip = reader.f64("clip bound")
-        context_bytes = reader.blob("TenSEAL context")
-        reader.finish()
+        context_bytes = reader.blob(MAX_PUBLIC_BYTES, "TenSEAL context")
+        reader.done()
         try:
             self.preset = preset_for(degree, chain, scale_bits)
         except ParameterError as exc:
@@ -151,26 +152,16 @@ class CKKSPublic:
 
     def load_ciphertext(self, data: bytes) -> CKKSCiphertext:
         """Parse and validate ciphertext bytes from a client or the server."""
-        reader = Reader(data, MalformedCiphertextError)
-        reader.expect(_CT_MAGIC, "CKKS ciphertext magic")
-        if reader.raw(FINGERPRINT_BYTES, "key id") != self.key_id:
-            raise ContextMismatchError("ciphertext was made under another CKKS context")
-        dtype = dtype_from_code(reader.u8("dtype"), MalformedCiphertextError)
-        length = reader.u64("length")
-        weight = reader.f64("weight")
-        weighted = reader.u8("weighted flag")
-        count = reader.u32("chunk count")
-        slots = self.preset.slots
-        if weighted > 1 or not (math.isfinite(weight) and weight >= 0) or (not weighted and weight != 1.0):
-            raise MalformedCiphertextError("invalid weight fields")
-        if count != -(-length // slots):
-            raise MalformedCiphertextError(f"{count} chunks cannot hold {length} values")
+        reader, header = open_ciphertext(data, Kind.CKKS_CIPHERTEXT, self.key_id, integral=False, under="CKKS context")
+        slots, length = self.preset.slots, header.length
+        if header.count != -(-length // slots):
+            raise MalformedCiphertextError(f"{header.count} chunks cannot hold {length} values")
         chunks = []
-        for index in range(count):
+        for index in range(header.count):
             expected = min(slots, length - index * slots)
-            chunks.append(self._load_chunk(reader.blob(f"chunk {index}"), expected, index))
-        reader.finish()
-        return CKKSCiphertext(chunks, length, dtype, weight, bool(weighted), self.key_id)
+            chunks.append(self._load_chunk(reader.blob(self.preset.max_chunk_bytes, f"chunk {index}"), expected, index))
+        reader.done()
+        return CKKSCiphertext(chunks, length, header.dtype, float(header.weight), header.weighted, self.key_id)
 
     def _load_chunk(self, blob: bytes, expected: int, index: int) -> ts.CKKSVector:
         try:
@@ -239,11 +230,15 @@ class CKKSScheme:
         blob = context.serialize(
             save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
         )
-        out = Writer().raw(_KEY_MAGIC).u32(params.poly_modulus_degree).u8(len(params.coeff_mod_bit_sizes))
+        out = Writer(Kind.CKKS_PUBLIC)
+        out.u32(params.poly_modulus_degree)
+        out.u8(len(params.coeff_mod_bit_sizes))
         for bits in params.coeff_mod_bit_sizes:
             out.u8(bits)
-        out.u8(params.scale_bits).f64(float(clip)).blob(blob)
-        return CKKSKeyHolder(context, out.getvalue())
+        out.u8(params.scale_bits)
+        out.f64(float(clip))
+        out.blob(blob)
+        return CKKSKeyHolder(context, out.finish())
 
     @staticmethod
     def load_public(data: bytes) -> CKKSPublic:

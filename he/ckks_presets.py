@@ -83,6 +83,12 @@ class CKKSPreset:
         return self.poly_modulus_degree // 2
 
     @property
+    def max_chunk_bytes(self) -> int:
+        """An upper bound on one serialized ciphertext chunk: 2 polynomials of N words per prime,
+        uncompressed, plus SEAL's headers (its zstd compression only makes chunks smaller)."""
+        return 2 * self.poly_modulus_degree * 8 * len(self.coeff_mod_bit_sizes) + 4096
+
+    @property
     def max_abs(self) -> float:
         """Largest |aggregate value| decoded correctly, with a factor-2 margin."""
         return float(2.0 ** (self.coeff_mod_bit_sizes[0] - self.scale_bits - 2))

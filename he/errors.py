@@ -8,6 +8,8 @@ message without crashing and without catching unrelated exceptions.
 
 from __future__ import annotations
 
+from fedsecure.errors import FedsecureError
+
 __all__ = [
     "HEError",
     "ParameterError",
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 
-class HEError(Exception):
+class HEError(FedsecureError):
     """Base class of every error raised by ``he``."""
 
 

@@ -32,20 +32,19 @@ import gmpy2
 import numpy as np
 from phe import paillier as phe
 
-from he.ciphertext import EncryptedVector, check_compatible
+from fedsecure.wire import FRAME_OVERHEAD, Kind, Reader, Writer
+from he.ciphertext import HEADER_BYTES, EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
 from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
 from he.fast_paillier import FixedBaseRandomizer, check_fixed_base, make_fixed_base
 from he.inputs import as_update, check_weight, plan_weights
 from he.packing import PackingLayout
-from he.wire import FINGERPRINT_BYTES, Reader, Writer, dtype_code, dtype_from_code, fingerprint
 
 __all__ = ["PaillierScheme", "PaillierKeyHolder", "PaillierPublic", "PaillierCiphertext", "PackedUpdate"]
 
-_KEY_MAGIC: Final = b"HEPAILP1"
-_CT_MAGIC: Final = b"HEPAILC1"
 MIN_KEY_BITS: Final = 2048  # 112-bit security (NIST SP 800-57 Part 1, Table 2)
 MAX_KEY_BITS: Final = 8192
 DEFAULT_KEY_BITS: Final = 3072  # 128-bit security, matching the CKKS presets
+_MAX_PUBLIC_BYTES: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -82,32 +81,30 @@ class PaillierCiphertext(EncryptedVector[int]):
 
     @property
     def nbytes(self) -> int:
-        return _CT_HEADER_BYTES + len(self._values) * self._width
+        return FRAME_OVERHEAD + HEADER_BYTES + len(self._values) * self._width
 
     def serialize(self) -> bytes:
         """Header, then each ciphertext as a fixed-width big-endian integer."""
-        out = Writer().raw(_CT_MAGIC).raw(self._key_id).u8(dtype_code(self._dtype))
-        out.u64(self._length).u64(self._weight).u8(int(self._weighted)).u32(len(self._values))
-        out.raw(b"".join(int(v).to_bytes(self._width, "big") for v in self._values))
-        return out.getvalue()
-
-
-_CT_HEADER_BYTES: Final = len(_CT_MAGIC) + FINGERPRINT_BYTES + 1 + 8 + 8 + 1 + 4
+        out = Writer(Kind.PAILLIER_CIPHERTEXT)
+        write_header(out, self, len(self._values))
+        out.fixed(b"".join(int(v).to_bytes(self._width, "big") for v in self._values))
+        return out.finish()
 
 
 class PaillierPublic:
     """Public side of a Paillier key: encrypt (clients) and aggregate (server)."""
 
     def __init__(self, data: bytes) -> None:
-        reader = Reader(data, MalformedKeyError)
-        reader.expect(_KEY_MAGIC, "Paillier public key magic")
-        n = int.from_bytes(reader.blob("modulus n"), "big")
+        reader = Reader(
+            data, Kind.PAILLIER_PUBLIC, max_bytes=_MAX_PUBLIC_BYTES, what="Paillier public key", error=MalformedKeyError
+        )
+        n = int.from_bytes(reader.blob(MAX_KEY_BITS // 8, "modulus n"), "big")
         bits = reader.u8("quantization bits")
         clip = reader.f64("clip bound")
         max_total_weight = reader.u64("max total weight")
         fast = reader.u8("fast-encryption flag")
-        h_s = int.from_bytes(reader.blob("fixed base h_s"), "big") if fast == 1 else None
-        reader.finish()
+        h_s = int.from_bytes(reader.blob(2 * MAX_KEY_BITS // 8, "fixed base h_s"), "big") if fast == 1 else None
+        reader.done()
         if fast > 1:
             raise MalformedKeyError("fast-encryption flag must be 0 or 1")
         if n % 2 == 0 or not MIN_KEY_BITS <= n.bit_length() <= MAX_KEY_BITS or gmpy2.is_square(n):
@@ -192,21 +189,18 @@ class PaillierPublic:
 
     def load_ciphertext(self, data: bytes) -> PaillierCiphertext:
         """Parse and validate ciphertext bytes from a client or the server."""
-        reader = Reader(data, MalformedCiphertextError)
-        reader.expect(_CT_MAGIC, "Paillier ciphertext magic")
-        if reader.raw(FINGERPRINT_BYTES, "key id") != self.key_id:
-            raise ContextMismatchError("ciphertext was made under another Paillier public key")
-        dtype = dtype_from_code(reader.u8("dtype"), MalformedCiphertextError)
-        length = reader.u64("length")
-        weight = reader.u64("weight")
-        weighted = reader.u8("weighted flag")
-        count = reader.u32("ciphertext count")
-        if weighted > 1 or weight > self.layout.max_total_weight or (not weighted and weight != 1):
-            raise MalformedCiphertextError(f"invalid weight fields (weight {weight}, flag {weighted})")
+        reader, header = open_ciphertext(
+            data, Kind.PAILLIER_CIPHERTEXT, self.key_id, integral=True, under="Paillier public key"
+        )
+        length, weight, count = header.length, int(header.weight), header.count
+        if weight > self.layout.max_total_weight:
+            raise MalformedCiphertextError(
+                f"weight {weight} exceeds the packing headroom {self.layout.max_total_weight}"
+            )
         if count != self.layout.chunks_for(length):
             raise MalformedCiphertextError(f"{count} ciphertexts cannot hold {length} values")
-        body = reader.raw(count * self._width, "ciphertext values")
-        reader.finish()
+        body = reader.fixed_view(count * self._width, "ciphertext values")
+        reader.done()
         values = []
         for index in range(count):
             value = gmpy2.mpz(int.from_bytes(body[index * self._width : (index + 1) * self._width], "big"))
@@ -215,7 +209,7 @@ class PaillierPublic:
             if gmpy2.gcd(value, self._n) != 1:
                 raise MalformedCiphertextError(f"ciphertext value {index} is not invertible modulo n")
             values.append(value)
-        return PaillierCiphertext(values, length, dtype, weight, bool(weighted), self.key_id, self._width)
+        return PaillierCiphertext(values, length, header.dtype, weight, header.weighted, self.key_id, self._width)
 
     def _check_compatible(self, ciphertexts: Sequence[PaillierCiphertext]) -> PaillierCiphertext:
         return check_compatible(ciphertexts, PaillierCiphertext, self.key_id, "under this Paillier key")
@@ -267,12 +261,16 @@ class PaillierScheme:
         PackingLayout(bits, float(clip), max_total_weight, key_bits - 1)  # fail before key generation
         public_key, private_key = phe.generate_paillier_keypair(n_length=key_bits)
         n = public_key.n
-        out = Writer().raw(_KEY_MAGIC).blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-        out.u8(bits).f64(float(clip)).u64(max_total_weight).u8(int(fast_encryption))
+        out = Writer(Kind.PAILLIER_PUBLIC)
+        out.blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+        out.u8(bits)
+        out.f64(float(clip))
+        out.u64(max_total_weight)
+        out.u8(int(fast_encryption))
         if fast_encryption:
             h_s = make_fixed_base(n)
             out.blob(h_s.to_bytes((h_s.bit_length() + 7) // 8, "big"))
-        return PaillierKeyHolder(private_key, out.getvalue())
+        return PaillierKeyHolder(private_key, out.finish())
 
     @staticmethod
     def load_public(data: bytes) -> PaillierPublic:

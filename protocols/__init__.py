@@ -17,9 +17,9 @@ from protocols.aggregators.base import (
     AggregationError,
     AggregationOutcome,
     Cost,
-    DropStage,
     PlainAggregator,
     SecureAggregator,
+    Stage,
 )
 from protocols.aggregators.homomorphic import HEAggregator, ckks_aggregator, paillier_aggregator
 from protocols.aggregators.masking import SecAggAggregator, default_degree
@@ -42,7 +42,7 @@ __all__ = [
     "Cost",
     "DatasetError",
     "DistributedDP",
-    "DropStage",
+    "Stage",
     "FedAvg",
     "FedAvgConfig",
     "FederatedDataset",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fedsecure.errors import FedsecureError
 from protocols.aggregators.base import PlainAggregator, SecureAggregator
 from protocols.aggregators.homomorphic import ckks_aggregator, paillier_aggregator
 from protocols.aggregators.masking import Codec, SecAggAggregator, default_degree
@@ -15,7 +16,7 @@ from protocols.aggregators.masking import Codec, SecAggAggregator, default_degre
 BACKENDS = ("plain", "secagg", "secagg+", "ckks", "paillier")
 
 
-class BackendError(ValueError):
+class BackendError(FedsecureError, ValueError):
     """A backend name or option that cannot be honoured."""
 
 

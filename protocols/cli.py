@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 import dp
 from he.errors import HEError
-from protocols.aggregators.base import DropStage, PlainAggregator, SecureAggregator
+from protocols.aggregators.base import PlainAggregator, SecureAggregator, Stage
 from protocols.backends import BACKENDS, BackendOptions, build_aggregator
 from protocols.datasets import DATASETS, FederatedDataset, load_federated
 from protocols.dpfedavg import DP_MODES, build_privacy
@@ -61,11 +61,11 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _stage(text: str) -> DropStage:
+def _stage(text: str) -> Stage:
     try:
-        return DropStage[text.upper()]
+        return Stage[text.upper()]
     except KeyError:
-        names = ", ".join(s.name.lower() for s in DropStage)
+        names = ", ".join(s.name.lower() for s in Stage)
         raise argparse.ArgumentTypeError(f"unknown stage {text!r}; choose one of {names}") from None
 
 
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--drop-stage",
         type=_stage,
-        default=DropStage.MASKED_INPUT,
+        default=Stage.MASKED_INPUT,
         help="protocol stage at which they drop (default: masked_input)",
     )
     train.add_argument(

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits
 
+from fedsecure.errors import FedsecureError
+
 DATASETS = ("breast_cancer", "digits", "synthetic")
 
 
-class DatasetError(ValueError):
+class DatasetError(FedsecureError, ValueError):
     """A dataset name or split parameter that cannot be honoured."""
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from torch import nn
 
-from protocols.aggregators.base import AggregationAborted, DropStage, SecureAggregator
+from protocols.aggregators.base import AggregationAborted, SecureAggregator, Stage
 from protocols.datasets import FederatedDataset
 from protocols.flatten import Layout, from_vector, to_vector
 from protocols.history import History, RoundRecord
@@ -43,7 +43,7 @@ class FedAvgConfig:
     server_lr: float = 1.0
     server_momentum: float = 0.0
     dropout: float = 0.0
-    drop_stage: DropStage = DropStage.MASKED_INPUT
+    drop_stage: Stage = Stage.MASKED_INPUT
     sampling: str = "fixed"
     seed: int = 0
 
@@ -65,7 +65,7 @@ class FedAvgConfig:
         return out
 
 
-def drop_plan(sampled: list[int], fraction: float, stage: DropStage, rng: np.random.Generator) -> dict[int, DropStage]:
+def drop_plan(sampled: list[int], fraction: float, stage: Stage, rng: np.random.Generator) -> dict[int, Stage]:
     """Pick round(fraction * len(sampled)) of the sampled clients to drop at `stage`."""
     count = int(round(fraction * len(sampled)))
     return {int(c): stage for c in rng.choice(sampled, size=count, replace=False)}

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fedsecure.errors import FedsecureError
 
-class LayoutError(ValueError):
+
+class LayoutError(FedsecureError, ValueError):
     """A vector or state_dict that does not match the recorded layout."""
 
 

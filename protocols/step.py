@@ -18,8 +18,8 @@ import torch
 from protocols.aggregators.base import (
     AggregationError,
     AggregationOutcome,
-    DropStage,
     SecureAggregator,
+    Stage,
 )
 from protocols.flatten import Layout, from_vector, to_vector
 
@@ -28,7 +28,7 @@ def aggregate_state_dicts(
     aggregator: SecureAggregator,
     states: Mapping[int, Mapping[str, torch.Tensor]],
     weights: Mapping[int, float],
-    dropouts: Mapping[int, DropStage] | None = None,
+    dropouts: Mapping[int, Stage] | None = None,
 ) -> tuple[OrderedDict[str, torch.Tensor], AggregationOutcome]:
     """Weighted mean of per-client tensors through `aggregator`, in their own layout."""
     if not states:

@@ -13,6 +13,7 @@ from secagg.errors import (
     ConfigurationError,
     ConsistencyError,
     EncodingError,
+    ForgedSharesError,
     InvalidMessageError,
     ProtocolError,
     RefusedRequestError,
@@ -20,6 +21,7 @@ from secagg.errors import (
     TooFewSurvivorsError,
 )
 from secagg.graph import default_threshold, recommended_degree
+from secagg.plan import SessionPlan, plan_session
 from secagg.server import Server, UnmaskedSum
 from secagg.simulate import AggregateResult, simulate
 from secagg.stage import Stage
@@ -31,16 +33,19 @@ __all__ = [
     "ConsistencyError",
     "EncodingError",
     "FixedPointCodec",
+    "ForgedSharesError",
     "InvalidMessageError",
     "ProtocolError",
     "RefusedRequestError",
     "Server",
     "SessionConfig",
+    "SessionPlan",
     "Stage",
     "StateError",
     "TooFewSurvivorsError",
     "UnmaskedSum",
     "default_threshold",
+    "plan_session",
     "recommended_degree",
     "simulate",
 ]

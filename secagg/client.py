@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from typing import TypeVar
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -18,6 +19,7 @@ from numpy.typing import NDArray
 from secagg import crypto
 from secagg.client_state import ClientState
 from secagg.config import SessionConfig
+from secagg.envelope import Upload
 from secagg.errors import (
     ConfigurationError,
     ConsistencyError,
@@ -25,7 +27,7 @@ from secagg.errors import (
     RefusedRequestError,
     TooFewSurvivorsError,
 )
-from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_key, transport_key
+from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_commitment, self_mask_key, transport_key
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
@@ -41,6 +43,8 @@ from secagg.messages import (
 from secagg.prg import MaskAccumulator
 from secagg.shamir import SECRET_BYTES, split_secret
 from secagg.stage import Stage, StageTracker
+
+U = TypeVar("U", bound=Upload)
 
 
 class Client:
@@ -81,7 +85,6 @@ class Client:
         """
         return ClientState(
             client_id=self.id,
-            session_id=self.config.session_id,
             expecting=self._stages.expecting,
             c_private=crypto.private_bytes(self._c_key),
             s_private=crypto.private_bytes(self._s_key),
@@ -92,7 +95,7 @@ class Client:
             transport_keys=tuple(sorted(self._transport_keys.items())),
             inbox=tuple(sorted(self._inbox.items())),
             signed_survivors=self._signed_survivors,
-        ).to_bytes()
+        ).to_bytes(self.config)
 
     @classmethod
     def restore(
@@ -121,15 +124,12 @@ class Client:
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0: publish the transport key c_u^PK and the mask-agreement key s_u^PK (signed if active)."""
         self._stages.enter(Stage.ADVERTISE_KEYS)
-        unsigned = AdvertiseKeys(self.id, crypto.public_bytes(self._c_key), crypto.public_bytes(self._s_key))
-        if not self.config.active:
-            return unsigned
-        signature = crypto.sign(self._signing_key, unsigned.signed_payload(self.config))  # type: ignore[arg-type]
-        return AdvertiseKeys(unsigned.sender, unsigned.c_public, unsigned.s_public, signature)
+        return self._sign(AdvertiseKeys(self.id, crypto.public_bytes(self._c_key), crypto.public_bytes(self._s_key)))
 
     def share_keys(self, directory: KeyDirectory) -> EncryptedShares:
         """Round 1: check the neighbours' keys, then Shamir-share s_u^SK and a fresh seed b_u
-        among the holders and seal each holder's pair of shares with AES-GCM."""
+        among the holders, seal each holder's pair of shares with AES-GCM, and commit to b_u
+        (:func:`~secagg.keys.self_mask_commitment`) so the server can check its reconstruction."""
         self._stages.enter(Stage.SHARE_KEYS)
         if directory.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the key directory of client {directory.receiver}")
@@ -187,7 +187,8 @@ class Client:
                     ),
                 )
             )
-        return EncryptedShares(self.id, tuple(sealed))
+        commitment = self_mask_commitment(self._self_mask_seed, self.config, self.id)
+        return self._sign(EncryptedShares(self.id, commitment, tuple(sealed)))
 
     def masked_input(self, inbox: ShareInbox, vector: NDArray[np.integer]) -> MaskedInput:
         """Round 2: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_{u,v}) mod 2^k over the neighbours
@@ -214,15 +215,15 @@ class Client:
             + [self._mask_keys[v] for v in sorted(senders) if adds_pairwise_mask(self.id, v)],
             subtract_keys=[self._mask_keys[v] for v in sorted(senders) if not adds_pairwise_mask(self.id, v)],
         )
-        return MaskedInput(self.id, accumulator.reduced())
+        return self._sign(MaskedInput(self.id, accumulator.reduced()))
 
     def consistency_check(self, survivors: SurvivorList) -> ConsistencySignature:
         """Round 3 (active setting): sign U3, the clients whose masked inputs the server holds."""
         self._stages.enter(Stage.CONSISTENCY_CHECK)
         self._check_survivors(survivors.survivors)
         self._signed_survivors = survivors.survivors
-        signature = crypto.sign(self._signing_key, survivors.signed_payload(self.config))  # type: ignore[arg-type]
-        return ConsistencySignature(self.id, signature)
+        signature = crypto.sign(self._signing_key, survivors.consistency_payload(self.config))  # type: ignore[arg-type]
+        return self._sign(ConsistencySignature(self.id, signature))
 
     def unmask(self, request: UnmaskRequest) -> UnmaskingShares:
         """Round 4: reveal b-shares of surviving neighbours and s^SK-shares of dropped ones,
@@ -251,11 +252,19 @@ class Client:
             raise InvalidMessageError(f"client {self.id}: request says nothing of neighbours {sorted(missing)[:5]}")
         pairs = {v: self._open(v) for v in exchanged & (surviving | dropped)}
         pairs[self.id] = self._own_shares  # type: ignore[assignment]
-        return UnmaskingShares(
-            self.id,
-            tuple((v, pairs[v].self_mask_share) for v in sorted(surviving)),
-            tuple((v, pairs[v].key_share) for v in sorted(dropped)),
+        return self._sign(
+            UnmaskingShares(
+                self.id,
+                tuple((v, pairs[v].self_mask_share) for v in sorted(surviving)),
+                tuple((v, pairs[v].key_share) for v in sorted(dropped)),
+            )
         )
+
+    def _sign(self, message: U) -> U:
+        """Active setting: every message the client sends carries its signature (:mod:`secagg.envelope`)."""
+        if not self.config.active:
+            return message
+        return message.signed_by(self._signing_key, self.config)  # type: ignore[arg-type]
 
     def _open(self, v: int) -> SharePair:
         plaintext = crypto.open_sealed(
@@ -292,13 +301,12 @@ class Client:
 
     def _verify_advertisements(self, entries: Mapping[int, AdvertiseKeys]) -> None:
         for v, entry in entries.items():
-            public = self._verify_keys.get(v)
-            if public is None or not crypto.verify(public, entry.signature, entry.signed_payload(self.config)):
+            if not entry.verify(self._verify_keys.get(v), self.config):
                 raise InvalidMessageError(f"client {self.id}: advertised keys of client {v} carry no valid signature")
 
     def _verify_consistency(self, request: UnmaskRequest) -> None:
         """Active setting, Round 4: at least t neighbours signed exactly this U3 (Sec. 6.2)."""
-        payload = SurvivorList(request.survivors).signed_payload(self.config)
+        payload = SurvivorList(request.survivors).consistency_payload(self.config)
         for v, signature in request.signatures:
             public = self._verify_keys.get(v)
             if v not in request.survivors or public is None or not crypto.verify(public, signature, payload):

@@ -11,25 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from fedsecure.wire import Kind
 from secagg.config import SessionConfig
 from secagg.crypto import MASK_KEY_BYTES, PRIVATE_KEY_BYTES, TRANSPORT_KEY_BYTES
-from secagg.errors import InvalidMessageError
-from secagg.messages import SEALED_SHARES_BYTES, SHARE_PLAINTEXT_BYTES, AdvertiseKeys, SharePair
+from secagg.envelope import ENVELOPE_BYTES, open_frame, read_frame
+from secagg.messages import (
+    ADVERTISEMENT_BYTES,
+    SEALED_SHARES_BYTES,
+    SHARE_PLAINTEXT_BYTES,
+    AdvertiseKeys,
+    SharePair,
+    read_advertisement,
+    write_advertisement,
+)
 from secagg.shamir import SECRET_BYTES
 from secagg.stage import Stage
-from secagg.wire import DIGEST_BYTES, Reader, Writer
 
 _FINISHED = 255
-_ADVERTISE_ENTRY = 4 + 4 + 2 * 32 + 64
 
 
 @dataclass(frozen=True)
 class ClientState:
     """Everything a :class:`~secagg.client.Client` holds between rounds (Bonawitz et al. 2017, Fig. 4)."""
 
-    KIND: ClassVar[int] = 10
+    KIND: ClassVar[Kind] = Kind.CLIENT_STATE
     client_id: int
-    session_id: bytes
     expecting: Stage | None
     c_private: bytes
     s_private: bytes
@@ -41,10 +47,9 @@ class ClientState:
     inbox: tuple[tuple[int, bytes], ...]
     signed_survivors: tuple[int, ...] | None
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        w.u32(self.client_id)
-        w.fixed(self.session_id)
+    def to_bytes(self, config: SessionConfig) -> bytes:
+        """The state as a frame addressed by the client to itself, bound to ``config``'s session."""
+        w = open_frame(self.KIND, config, self.client_id, self.client_id)
         w.u8(_FINISHED if self.expecting is None else int(self.expecting))
         w.fixed(self.c_private)
         w.fixed(self.s_private)
@@ -52,7 +57,7 @@ class ClientState:
         w.blob(self.own_shares.to_bytes() if self.own_shares is not None else b"")
         w.u32(len(self.peer_keys))
         for entry in self.peer_keys:
-            entry._write(w)
+            write_advertisement(w, entry)
         w.addressed(self.mask_keys)
         w.addressed(self.transport_keys)
         w.addressed(self.inbox)
@@ -64,23 +69,23 @@ class ClientState:
     def from_bytes(cls, data: bytes, config: SessionConfig) -> ClientState:
         """Parse state saved during ``config``'s session; anything else is refused."""
         n = len(config.client_ids)
-        per_peer = _ADVERTISE_ENTRY + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + SEALED_SHARES_BYTES + 4
-        limit = 5 + DIGEST_BYTES + 256 + SHARE_PLAINTEXT_BYTES + n * per_peer
-        r = Reader(data, cls.KIND, max_bytes=limit, what="ClientState")
-        client_id = r.u32()
-        session_id = r.fixed(len(config.session_id))
-        if client_id not in config.neighbours or session_id != config.session_id:
-            raise InvalidMessageError("ClientState: saved for another client or session")
-        stage_code = r.u8()
+        per_peer = ADVERTISEMENT_BYTES + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + SEALED_SHARES_BYTES + 4
+        limit = ENVELOPE_BYTES + 256 + SHARE_PLAINTEXT_BYTES + n * per_peer
+        r, client_id, receiver = read_frame(
+            data, cls.KIND, config, sender=None, receiver=None, max_bytes=limit, what="ClientState"
+        )
+        if receiver != client_id:
+            raise r.fail(f"state of client {client_id} addressed to client {receiver}")
+        stage_code = r.u8("stage")
         if stage_code != _FINISHED and stage_code not in set(Stage):
-            raise InvalidMessageError(f"ClientState: unknown stage {stage_code}")
+            raise r.fail(f"unknown stage {stage_code}")
         c_private, s_private = r.fixed(PRIVATE_KEY_BYTES), r.fixed(PRIVATE_KEY_BYTES)
         seed = r.blob(SECRET_BYTES)
         own = r.blob(SHARE_PLAINTEXT_BYTES)
-        peer_count = r.u32()
+        peer_count = r.u32("peer count")
         if peer_count > n:
-            raise InvalidMessageError(f"ClientState: {peer_count} peers for {n} clients")
-        peers = tuple(AdvertiseKeys._read(r, config) for _ in range(peer_count))
+            raise r.fail(f"{peer_count} peers for {n} clients")
+        peers = tuple(read_advertisement(r, config) for _ in range(peer_count))
         mask_keys = r.addressed(n, MASK_KEY_BYTES)
         transport_keys = r.addressed(n, TRANSPORT_KEY_BYTES)
         inbox = r.addressed(n, SEALED_SHARES_BYTES)
@@ -89,7 +94,6 @@ class ClientState:
         r.done()
         return cls(
             client_id=client_id,
-            session_id=session_id,
             expecting=None if stage_code == _FINISHED else Stage(stage_code),
             c_private=c_private,
             s_private=s_private,

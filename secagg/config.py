@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from secagg.encoding import check_modulus_bits
 from secagg.errors import ConfigurationError
 from secagg.graph import complete_graph, harary_graph
+from secagg.plan import check_threshold
 
 SESSION_ID_BYTES = 32
-MAX_CLIENT_ID = 2**32 - 1
+SERVER = 0
+"""The server's party id in every frame's route."""
+ALL_CLIENTS = 2**32 - 1
+"""The receiver of a message the server sends to every client (survivor list, unmask request)."""
+MAX_CLIENT_ID = ALL_CLIENTS - 1
+MAX_ROUND_INDEX = 2**64 - 1
+MAX_VECTOR_LENGTH = 2**31
 
 
 @dataclass(frozen=True)
@@ -66,25 +73,20 @@ class SessionConfig:
     def validate(self) -> None:
         """Refuse inconsistent parameters with a message naming the culprit."""
         _check_ids(self.client_ids)
-        if len(self.session_id) != SESSION_ID_BYTES:
+        if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
             raise ConfigurationError(f"session id must be {SESSION_ID_BYTES} bytes")
+        if not isinstance(self.round_index, int) or not 0 <= self.round_index <= MAX_ROUND_INDEX:
+            raise ConfigurationError(f"round index must be an integer in [0, 2^64 - 1], got {self.round_index!r}")
         check_modulus_bits(self.modulus_bits)
-        if not isinstance(self.vector_length, int) or self.vector_length < 0:
-            raise ConfigurationError(f"vector length must be a non-negative integer, got {self.vector_length!r}")
+        if not isinstance(self.vector_length, int) or not 0 <= self.vector_length <= MAX_VECTOR_LENGTH:
+            raise ConfigurationError(f"vector length must be an integer in [0, 2^31], got {self.vector_length!r}")
         if set(self.neighbours) != set(self.client_ids):
             raise ConfigurationError("graph nodes differ from the client ids")
         for u, vs in self.neighbours.items():
             if u in vs or any(u not in self.neighbours.get(v, ()) for v in vs):
                 raise ConfigurationError(f"graph is not simple and symmetric at client {u}")
-        smallest = min(len(vs) + 1 for vs in self.neighbours.values())
-        if not isinstance(self.threshold, int) or not 2 <= self.threshold <= smallest:
-            raise ConfigurationError(
-                f"threshold must lie in [2, {smallest}] (share holders per client), got {self.threshold!r}"
-            )
-        if self.active and 2 * self.threshold <= smallest:
-            raise ConfigurationError(
-                f"the active setting needs a threshold above half the {smallest} holders, got {self.threshold}"
-            )
+        holders = [len(vs) + 1 for vs in self.neighbours.values()]
+        check_threshold(self.threshold, min(holders), max(holders), self.active)
 
     def holders(self, client: int) -> frozenset[int]:
         """The client itself and its neighbours: who holds shares of its secrets."""
@@ -98,4 +100,4 @@ def _check_ids(ids: Sequence[int]) -> None:
         raise ConfigurationError("client ids must be distinct")
     for i in ids:
         if not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= MAX_CLIENT_ID:
-            raise ConfigurationError(f"client ids must be integers in [1, 2^32 - 1], got {i!r}")
+            raise ConfigurationError(f"client ids must be integers in [1, 2^32 - 2], got {i!r}")

@@ -1,13 +1,16 @@
 """Typed errors of the secure-aggregation protocol.
 
 Every failure a caller can act on has its own class; all derive from
-:class:`ProtocolError` so that an embedding system can catch one type.
+:class:`ProtocolError`, itself a :class:`fedsecure.FedsecureError`, so that an
+embedding system can catch one type.
 """
 
 from __future__ import annotations
 
+from fedsecure.errors import FedsecureError
 
-class ProtocolError(Exception):
+
+class ProtocolError(FedsecureError):
     """Base class: the protocol cannot proceed as asked."""
 
 
@@ -21,6 +24,21 @@ class EncodingError(ConfigurationError):
 
 class InvalidMessageError(ProtocolError):
     """A received message is malformed, truncated, oversized, or inconsistent with the session."""
+
+
+class ForgedSharesError(InvalidMessageError):
+    """The shares of one client's secret cannot be reconciled with its commitment.
+
+    Raised only when no correct reconstruction exists among the shares at hand, so
+    the round aborts instead of producing a wrong sum. ``owner`` is the client whose
+    secret it is, ``suspects`` the clients that may have lied (the share senders, or
+    the owner when its shares agree with each other but not with its commitment).
+    """
+
+    def __init__(self, message: str, *, owner: int, suspects: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.owner = owner
+        self.suspects = suspects
 
 
 class TooFewSurvivorsError(ProtocolError):

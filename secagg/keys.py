@@ -8,6 +8,9 @@ mask and no transport key is ever reused across rounds or pairs.
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
 from secagg import crypto
 from secagg.config import SessionConfig
 
@@ -42,6 +45,22 @@ def transport_key(shared: bytes, config: SessionConfig, u: int, v: int) -> bytes
     return session_key(
         shared, purpose=crypto.PURPOSE_TRANSPORT, config=config, a=u, b=v, length=crypto.TRANSPORT_KEY_BYTES
     )
+
+
+COMMITMENT_BYTES = 32
+_COMMITMENT_LABEL = b"secagg/self-mask-commitment/v1"
+
+
+def self_mask_commitment(seed: bytes, config: SessionConfig, client: int) -> bytes:
+    """SHA-256 commitment to the self-mask seed b_u, bound to the session, round and client.
+
+    Sent with the shares (Round 1) and checked against every reconstructed seed
+    (Round 4), so a holder that forges its share of b_u cannot change the sum
+    unnoticed. b_u is 256 uniformly random bits, so hashing it without extra
+    randomness hides it (SHA-256 as a random oracle) and binds the client to it.
+    """
+    route = struct.pack("<QI", config.round_index, client)
+    return hashlib.sha256(_COMMITMENT_LABEL + config.session_id + route + seed).digest()
 
 
 def adds_pairwise_mask(u: int, v: int) -> bool:

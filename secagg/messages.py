@@ -1,309 +1,305 @@
 """The messages of one session as frozen dataclasses with explicit binary forms.
 
-Round numbers follow Bonawitz et al. 2017, Fig. 4. Each ``from_bytes`` takes
-the session's :class:`~secagg.config.SessionConfig` and refuses anything that
-cannot belong to it: unknown ids, duplicates, wrong sizes, over-long lists.
-Semantic checks (is this sender expected now?) belong to the state machines.
+Round numbers follow Bonawitz et al. 2017, Fig. 4. Every message travels in a
+frame whose envelope (:mod:`secagg.envelope`) binds it to the session, the
+training round, the protocol round, its sender and its receiver. Client
+messages are :class:`~secagg.envelope.Upload` s (parsed with the sender the
+transport saw, signed in the active setting); server messages are
+:class:`~secagg.envelope.Download` s (parsed with the receiving client's id).
+Each parser takes the session's :class:`~secagg.config.SessionConfig` and
+refuses anything that cannot belong to it: unknown ids, duplicates, wrong
+sizes, over-long lists. Semantic checks (is this sender expected now? is the
+signature valid?) belong to the state machines.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fedsecure.wire import Kind, Reader, Writer
 from secagg.config import SessionConfig
 from secagg.crypto import NONCE_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES
+from secagg.envelope import SIGNATURE_FIELD_BYTES, Download, Upload
 from secagg.errors import InvalidMessageError
+from secagg.keys import COMMITMENT_BYTES
 from secagg.packing import pack_words, packed_size, unpack_words
 from secagg.shamir import FIELD
-from secagg.wire import DIGEST_BYTES, Reader, Writer
 
 _GCM_TAG = 16
 SHARE_PLAINTEXT_BYTES = 8 + 2 * FIELD.share_bytes
 SEALED_SHARES_BYTES = NONCE_BYTES + SHARE_PLAINTEXT_BYTES + _GCM_TAG
-_FRAME_OVERHEAD = 5 + DIGEST_BYTES
-_ID_ENTRY = 4
+_ID = 4
+ADVERTISEMENT_BYTES = _ID + 2 * PUBLIC_KEY_BYTES + SIGNATURE_FIELD_BYTES
+"""Bytes of one advertisement inside a key directory (or a saved client state)."""
 
 
-def _limit(config: SessionConfig, per_client: int, fixed: int = 64) -> int:
-    return _FRAME_OVERHEAD + fixed + len(config.client_ids) * per_client
+def _clients(config: SessionConfig) -> int:
+    return len(config.client_ids)
 
 
-def _check_ids(ids: tuple[int, ...], config: SessionConfig, what: str) -> None:
-    known = config.neighbours
+def check_ids(ids: tuple[int, ...], config: SessionConfig, what: str) -> None:
+    """Refuse duplicate ids and ids that are not clients of the session."""
     if len(set(ids)) != len(ids):
         raise InvalidMessageError(f"{what}: duplicate client ids")
-    unknown = [i for i in ids if i not in known]
+    unknown = [i for i in ids if i not in config.neighbours]
     if unknown:
         raise InvalidMessageError(f"{what}: unknown client ids {unknown[:5]}")
 
 
-def _check_sender(sender: int, config: SessionConfig, what: str) -> None:
-    if sender not in config.neighbours:
-        raise InvalidMessageError(f"{what}: unknown client id {sender}")
+def _read_addressed(r: Reader, config: SessionConfig, what: str, item_bytes: int) -> tuple[tuple[int, bytes], ...]:
+    items = r.addressed(_clients(config), item_bytes, what)
+    check_ids(tuple(i for i, _ in items), config, what)
+    return items
 
 
 @dataclass(frozen=True)
-class AdvertiseKeys:
-    """Round 0, client -> server: the two X25519 public keys, signed in the active setting."""
+class AdvertiseKeys(Upload):
+    """Round 0, client -> server: the two X25519 public keys, signed in the active setting.
 
-    KIND: ClassVar[int] = 1
-    sender: int
+    The signature covers the whole frame as the client sent it to the server, so
+    the server can relay it in each neighbour's :class:`KeyDirectory` and the
+    neighbour checks it with :meth:`~secagg.envelope.Upload.verify`.
+    """
+
+    KIND: ClassVar[Kind] = Kind.ADVERTISE_KEYS
     c_public: bytes
     s_public: bytes
-    signature: bytes = b""
 
-    def signed_payload(self, config: SessionConfig) -> bytes:
-        return (
-            b"secagg/advertise/v1" + config.session_id + struct.pack("<I", self.sender) + self.c_public + self.s_public
-        )
-
-    def _write(self, w: Writer) -> None:
-        w.u32(self.sender)
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.fixed(self.c_public)
         w.fixed(self.s_public)
-        w.blob(self.signature)
-
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        self._write(w)
-        return w.finish()
 
     @classmethod
-    def _read(cls, r: Reader, config: SessionConfig) -> AdvertiseKeys:
-        sender = r.u32()
-        _check_sender(sender, config, "AdvertiseKeys")
-        message = cls(sender, r.fixed(PUBLIC_KEY_BYTES), r.fixed(PUBLIC_KEY_BYTES), r.blob(SIGNATURE_BYTES))
-        if len(message.signature) not in (0, SIGNATURE_BYTES):
-            raise InvalidMessageError(f"AdvertiseKeys: signature of {len(message.signature)} bytes")
-        return message
+    def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
+        return {"c_public": r.fixed(PUBLIC_KEY_BYTES, "c key"), "s_public": r.fixed(PUBLIC_KEY_BYTES, "s key")}
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> AdvertiseKeys:
-        r = Reader(data, cls.KIND, max_bytes=_FRAME_OVERHEAD + 4 * 4 + 2 * 32 + 64, what="AdvertiseKeys")
-        message = cls._read(r, config)
-        r.done()
-        return message
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 2 * PUBLIC_KEY_BYTES
 
 
 @dataclass(frozen=True)
-class KeyDirectory:
+class KeyDirectory(Download):
     """Round 0, server -> client: the advertisements of the receiver's neighbours that arrived."""
 
-    KIND: ClassVar[int] = 2
+    KIND: ClassVar[Kind] = Kind.KEY_DIRECTORY
     receiver: int
     entries: tuple[AdvertiseKeys, ...]
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        w.u32(self.receiver)
+    @property
+    def addressee(self) -> int:
+        return self.receiver
+
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.u32(len(self.entries))
         for entry in self.entries:
-            entry._write(w)
-        return w.finish()
+            write_advertisement(w, entry)
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> KeyDirectory:
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, 4 * 4 + 64 + 64), what="KeyDirectory")
-        receiver = r.u32()
-        _check_sender(receiver, config, "KeyDirectory")
-        count = r.u32()
-        if count > len(config.client_ids):
-            raise InvalidMessageError(f"KeyDirectory: {count} entries for {len(config.client_ids)} clients")
-        entries = tuple(AdvertiseKeys._read(r, config) for _ in range(count))
-        r.done()
-        _check_ids(tuple(e.sender for e in entries), config, "KeyDirectory")
+    def _read_payload(cls, r: Reader, config: SessionConfig, receiver: int) -> Self:
+        count = r.u32("entry count")
+        if count > _clients(config):
+            raise r.fail(f"{count} entries for {_clients(config)} clients")
+        entries = tuple(read_advertisement(r, config) for _ in range(count))
+        check_ids(tuple(e.sender for e in entries), config, "KeyDirectory")
         return cls(receiver, entries)
 
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 4 + _clients(config) * ADVERTISEMENT_BYTES
 
-def _write_addressed(w: Writer, party: int, items: tuple[tuple[int, bytes], ...]) -> None:
-    w.u32(party)
-    w.addressed(items)
+
+def write_advertisement(w: Writer, entry: AdvertiseKeys) -> None:
+    """An advertisement as relayed (or saved): sender, both keys, signature."""
+    w.u32(entry.sender)
+    w.fixed(entry.c_public)
+    w.fixed(entry.s_public)
+    w.blob(entry.signature)
 
 
-def _read_addressed(
-    r: Reader, config: SessionConfig, what: str, item_bytes: int
-) -> tuple[int, tuple[tuple[int, bytes], ...]]:
-    party = r.u32()
-    _check_sender(party, config, what)
-    items = r.addressed(len(config.client_ids), item_bytes)
-    r.done()
-    _check_ids(tuple(i for i, _ in items), config, what)
-    return party, items
+def read_advertisement(r: Reader, config: SessionConfig) -> AdvertiseKeys:
+    """Inverse of :func:`write_advertisement`."""
+    sender = r.u32("advertiser")
+    if sender not in config.neighbours:
+        raise r.fail(f"advertisement of unknown client {sender}")
+    c_public, s_public = r.fixed(PUBLIC_KEY_BYTES, "c key"), r.fixed(PUBLIC_KEY_BYTES, "s key")
+    signature = r.blob(SIGNATURE_BYTES, "advertisement signature")
+    if len(signature) not in (0, SIGNATURE_BYTES):
+        raise r.fail(f"advertisement signature of {len(signature)} bytes")
+    return AdvertiseKeys(sender, c_public, s_public, signature=signature)
 
 
 @dataclass(frozen=True)
-class EncryptedShares:
-    """Round 1, client -> server: AES-GCM-sealed shares for each neighbour, by receiver id."""
+class EncryptedShares(Upload):
+    """Round 1, client -> server: the commitment to the self-mask seed and the
+    AES-GCM-sealed shares for each neighbour, by receiver id."""
 
-    KIND: ClassVar[int] = 3
-    sender: int
+    KIND: ClassVar[Kind] = Kind.ENCRYPTED_SHARES
+    commitment: bytes
     sealed: tuple[tuple[int, bytes], ...]
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        _write_addressed(w, self.sender, self.sealed)
-        return w.finish()
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
+        w.fixed(self.commitment)
+        w.addressed(self.sealed)
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> EncryptedShares:
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, 4 + SEALED_SHARES_BYTES), what="EncryptedShares")
-        return cls(*_read_addressed(r, config, "EncryptedShares", SEALED_SHARES_BYTES))
+    def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
+        commitment = r.fixed(COMMITMENT_BYTES, "self-mask commitment")
+        return {"commitment": commitment, "sealed": _read_addressed(r, config, "sealed shares", SEALED_SHARES_BYTES)}
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return COMMITMENT_BYTES + 4 + _clients(config) * (_ID + SEALED_SHARES_BYTES)
 
 
 @dataclass(frozen=True)
-class ShareInbox:
+class ShareInbox(Download):
     """Round 1, server -> client: the sealed shares addressed to the receiver, by sender id."""
 
-    KIND: ClassVar[int] = 4
+    KIND: ClassVar[Kind] = Kind.SHARE_INBOX
     receiver: int
     sealed: tuple[tuple[int, bytes], ...]
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        _write_addressed(w, self.receiver, self.sealed)
-        return w.finish()
+    @property
+    def addressee(self) -> int:
+        return self.receiver
+
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
+        w.addressed(self.sealed)
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> ShareInbox:
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, 4 + SEALED_SHARES_BYTES), what="ShareInbox")
-        return cls(*_read_addressed(r, config, "ShareInbox", SEALED_SHARES_BYTES))
+    def _read_payload(cls, r: Reader, config: SessionConfig, receiver: int) -> Self:
+        return cls(receiver, _read_addressed(r, config, "sealed shares", SEALED_SHARES_BYTES))
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 4 + _clients(config) * (_ID + SEALED_SHARES_BYTES)
 
 
 @dataclass(frozen=True, eq=False)
-class MaskedInput:
+class MaskedInput(Upload):
     """Round 2, client -> server: the masked vector, bit-packed at the ring width."""
 
-    KIND: ClassVar[int] = 5
-    sender: int
+    KIND: ClassVar[Kind] = Kind.MASKED_INPUT
     words: NDArray[np.unsignedinteger]
 
-    def to_bytes(self, config: SessionConfig) -> bytes:
-        w = Writer(self.KIND)
-        w.u32(self.sender)
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.fixed(pack_words(self.words, config.modulus_bits))
-        return w.finish()
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> MaskedInput:
-        size = packed_size(config.vector_length, config.modulus_bits)
-        r = Reader(data, cls.KIND, max_bytes=_FRAME_OVERHEAD + 4 + size, what="MaskedInput")
-        sender = r.u32()
-        _check_sender(sender, config, "MaskedInput")
-        words = unpack_words(r.fixed_view(size), config.modulus_bits, config.vector_length)
-        r.done()
-        return cls(sender, words)
+    def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
+        view = r.fixed_view(packed_size(config.vector_length, config.modulus_bits), "masked vector")
+        return {"words": unpack_words(view, config.modulus_bits, config.vector_length)}
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return packed_size(config.vector_length, config.modulus_bits)
 
 
 @dataclass(frozen=True)
-class SurvivorList:
-    """Round 2 -> 3, server -> clients: U3, the clients whose masked input arrived."""
+class SurvivorList(Download):
+    """Round 2 -> 3, server -> all clients: U3, the clients whose masked input arrived."""
 
-    KIND: ClassVar[int] = 6
+    KIND: ClassVar[Kind] = Kind.SURVIVOR_LIST
+    BROADCAST: ClassVar[bool] = True
     survivors: tuple[int, ...]
 
-    def signed_payload(self, config: SessionConfig) -> bytes:
-        return b"secagg/consistency/v1" + config.session_id + struct.pack(f"<{len(self.survivors)}I", *self.survivors)
+    def consistency_payload(self, config: SessionConfig) -> bytes:
+        """What each client of U3 signs in the consistency check (active setting, Sec. 6.2)."""
+        ids = struct.pack(f"<Q{len(self.survivors)}I", config.round_index, *self.survivors)
+        return b"secagg/consistency/v2" + config.session_id + ids
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.ids(self.survivors)
-        return w.finish()
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> SurvivorList:
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, _ID_ENTRY), what="SurvivorList")
-        survivors = r.ids(len(config.client_ids))
-        r.done()
-        _check_ids(survivors, config, "SurvivorList")
+    def _read_payload(cls, r: Reader, config: SessionConfig, receiver: int) -> Self:
+        survivors = r.ids(_clients(config), "survivors")
+        check_ids(survivors, config, "SurvivorList")
         return cls(survivors)
 
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 4 + _clients(config) * _ID
+
 
 @dataclass(frozen=True)
-class ConsistencySignature:
-    """Round 3 (active setting), client -> server: a signature over U3."""
+class ConsistencySignature(Upload):
+    """Round 3 (active setting), client -> server: the client's signature over U3."""
 
-    KIND: ClassVar[int] = 7
-    sender: int
-    signature: bytes
+    KIND: ClassVar[Kind] = Kind.CONSISTENCY_SIGNATURE
+    survivors_signature: bytes
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        w.u32(self.sender)
-        w.fixed(self.signature)
-        return w.finish()
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
+        w.fixed(self.survivors_signature)
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> ConsistencySignature:
-        r = Reader(data, cls.KIND, max_bytes=_FRAME_OVERHEAD + 4 + SIGNATURE_BYTES, what="ConsistencySignature")
-        sender = r.u32()
-        _check_sender(sender, config, "ConsistencySignature")
-        message = cls(sender, r.fixed(SIGNATURE_BYTES))
-        r.done()
-        return message
+    def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
+        return {"survivors_signature": r.fixed(SIGNATURE_BYTES, "signature over U3")}
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return SIGNATURE_BYTES
 
 
 @dataclass(frozen=True)
-class UnmaskRequest:
-    """Round 4, server -> clients: whose self-mask shares (survivors) and whose
+class UnmaskRequest(Download):
+    """Round 4, server -> all clients: whose self-mask shares (survivors) and whose
     key shares (dropped) to reveal, with U3's signatures in the active setting."""
 
-    KIND: ClassVar[int] = 8
+    KIND: ClassVar[Kind] = Kind.UNMASK_REQUEST
+    BROADCAST: ClassVar[bool] = True
     survivors: tuple[int, ...]
     dropped: tuple[int, ...]
     signatures: tuple[tuple[int, bytes], ...] = ()
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.ids(self.survivors)
         w.ids(self.dropped)
         w.addressed(self.signatures)
-        return w.finish()
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> UnmaskRequest:
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, 3 * _ID_ENTRY + SIGNATURE_BYTES), what="UnmaskRequest")
-        n = len(config.client_ids)
-        survivors, dropped = r.ids(n), r.ids(n)
-        _check_ids(survivors, config, "UnmaskRequest survivors")
-        _check_ids(dropped, config, "UnmaskRequest dropped")
-        signatures = r.addressed(n, SIGNATURE_BYTES)
-        r.done()
-        _check_ids(tuple(i for i, _ in signatures), config, "UnmaskRequest signers")
+    def _read_payload(cls, r: Reader, config: SessionConfig, receiver: int) -> Self:
+        n = _clients(config)
+        survivors, dropped = r.ids(n, "survivors"), r.ids(n, "dropped clients")
+        check_ids(survivors, config, "UnmaskRequest survivors")
+        check_ids(dropped, config, "UnmaskRequest dropped")
+        signatures = _read_addressed(r, config, "UnmaskRequest signers", SIGNATURE_BYTES)
         return cls(survivors, dropped, signatures)
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 12 + _clients(config) * (3 * _ID + SIGNATURE_BYTES)
 
 
 @dataclass(frozen=True)
-class UnmaskingShares:
+class UnmaskingShares(Upload):
     """Round 4, client -> server: shares of b_v for surviving v, of s_v^SK for dropped v."""
 
-    KIND: ClassVar[int] = 9
-    sender: int
+    KIND: ClassVar[Kind] = Kind.UNMASKING_SHARES
     self_mask_shares: tuple[tuple[int, bytes], ...]
     key_shares: tuple[tuple[int, bytes], ...]
 
-    def to_bytes(self) -> bytes:
-        w = Writer(self.KIND)
-        _write_addressed(w, self.sender, self.self_mask_shares)
+    def _write_payload(self, w: Writer, config: SessionConfig) -> None:
+        w.addressed(self.self_mask_shares)
         w.addressed(self.key_shares)
-        return w.finish()
 
     @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> UnmaskingShares:
+    def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
         size = FIELD.share_bytes
-        r = Reader(data, cls.KIND, max_bytes=_limit(config, 2 * (4 + size)), what="UnmaskingShares")
-        n = len(config.client_ids)
-        sender = r.u32()
-        _check_sender(sender, config, "UnmaskingShares")
-        self_shares, key_shares = r.addressed(n, size), r.addressed(n, size)
-        r.done()
-        _check_ids(tuple(i for i, _ in self_shares), config, "UnmaskingShares self-mask owners")
-        _check_ids(tuple(i for i, _ in key_shares), config, "UnmaskingShares key owners")
-        return cls(sender, self_shares, key_shares)
+        return {
+            "self_mask_shares": _read_addressed(r, config, "self-mask share owners", size),
+            "key_shares": _read_addressed(r, config, "key share owners", size),
+        }
+
+    @classmethod
+    def _max_payload(cls, config: SessionConfig) -> int:
+        return 8 + 2 * _clients(config) * (_ID + FIELD.share_bytes)
 
 
 @dataclass(frozen=True)

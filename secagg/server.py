@@ -14,8 +14,9 @@ repeats until stable. On the complete graph this is exactly the paper's check.
 
 from __future__ import annotations
 
+import hmac
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 
 from secagg import crypto
 from secagg.config import SessionConfig
+from secagg.envelope import Upload
 from secagg.errors import (
     ConfigurationError,
     ConsistencyError,
@@ -31,7 +33,7 @@ from secagg.errors import (
     StateError,
     TooFewSurvivorsError,
 )
-from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_key
+from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_commitment, self_mask_key
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
@@ -44,7 +46,7 @@ from secagg.messages import (
     UnmaskRequest,
 )
 from secagg.prg import MaskAccumulator
-from secagg.shamir import reconstruct_secret
+from secagg.shamir import Recovery, recover_secret
 from secagg.stage import Stage, StageTracker
 
 
@@ -57,6 +59,8 @@ class UnmaskedSum:
     reconstruction_seconds: float = 0.0
     mask_removal_seconds: float = 0.0
     reconstructed: Mapping[str, int] = field(default_factory=dict)
+    forged_shares_from: tuple[int, ...] = ()
+    """Clients whose unmasking shares were wrong; they were corrected, so ``total`` is exact."""
 
 
 class Server:
@@ -75,20 +79,28 @@ class Server:
         self._stages = StageTracker("server", config.active)
         self._keys: dict[int, AdvertiseKeys] = {}
         self._u2: frozenset[int] = frozenset()
+        self._commitments: dict[int, bytes] = {}
         self._masked_sum = MaskAccumulator(config.vector_length, config.modulus_bits)
         self._u3: tuple[int, ...] = ()
         self._signatures: tuple[tuple[int, bytes], ...] = ()
         self._request: UnmaskRequest | None = None
         self._recipients: tuple[int, ...] = ()
 
-    def _unique_senders(self, senders: Sequence[int], allowed: frozenset[int] | set[int], what: str) -> set[int]:
+    def _accept(self, messages: Sequence[Upload], allowed: Set[int], what: str) -> set[int]:
+        """The senders of ``messages``, once each is expected, unique and (active setting) validly signed."""
+        senders = [m.sender for m in messages]
         if len(set(senders)) != len(senders):
             raise InvalidMessageError(f"{what}: more than one message from one client")
-        strangers = set(senders) - set(allowed)
+        strangers = set(senders) - allowed
         if strangers:
             raise InvalidMessageError(
                 f"{what}: messages from clients not expected in this round {sorted(strangers)[:5]}"
             )
+        for m in messages:
+            if self.config.active and not m.verify(self._verify_keys.get(m.sender), self.config):
+                raise InvalidMessageError(f"{what}: the message of client {m.sender} carries no valid signature")
+            if not self.config.active and m.signature:
+                raise InvalidMessageError(f"{what}: client {m.sender} signed a message outside the active setting")
         return set(senders)
 
     def _prune(self, alive: set[int], what: str) -> frozenset[int]:
@@ -108,12 +120,7 @@ class Server:
     def advertise_keys(self, messages: Sequence[AdvertiseKeys]) -> dict[int, KeyDirectory]:
         """Round 0: collect U1's keys; each client gets those of its holders in U1."""
         self._stages.enter(Stage.ADVERTISE_KEYS)
-        senders = self._unique_senders([m.sender for m in messages], frozenset(self.config.client_ids), "AdvertiseKeys")
-        if self.config.active:
-            for m in messages:
-                public = self._verify_keys.get(m.sender)
-                if public is None or not crypto.verify(public, m.signature, m.signed_payload(self.config)):
-                    raise InvalidMessageError(f"AdvertiseKeys: client {m.sender} carries no valid signature")
+        senders = self._accept(messages, self.config.neighbours.keys(), "AdvertiseKeys")
         u1 = self._prune(senders, "AdvertiseKeys")
         self._keys = {m.sender: m for m in messages if m.sender in u1}
         return {
@@ -121,14 +128,16 @@ class Server:
         }
 
     def share_keys(self, messages: Sequence[EncryptedShares]) -> dict[int, ShareInbox]:
-        """Round 1: collect U2's sealed shares and route them to their receivers."""
+        """Round 1: collect U2's sealed shares and route them to their receivers; keep each
+        sender's commitment to its self-mask seed for Round 4."""
         self._stages.enter(Stage.SHARE_KEYS)
-        senders = self._unique_senders([m.sender for m in messages], set(self._keys), "EncryptedShares")
+        senders = self._accept(messages, self._keys.keys(), "EncryptedShares")
         for m in messages:
             expected = (self.config.holders(m.sender) & set(self._keys)) - {m.sender}
             if {v for v, _ in m.sealed} != expected:
                 raise InvalidMessageError(f"EncryptedShares: client {m.sender} did not address exactly its holders")
         self._u2 = self._prune(senders, "EncryptedShares")
+        self._commitments = {m.sender: m.commitment for m in messages if m.sender in self._u2}
         inbox: dict[int, list[tuple[int, bytes]]] = {u: [] for u in self._u2}
         for m in sorted(messages, key=lambda m: m.sender):
             if m.sender in self._u2:
@@ -140,10 +149,9 @@ class Server:
     def masked_input(self, messages: Sequence[MaskedInput]) -> SurvivorList:
         """Round 2: collect U3's masked vectors; every U2 client must keep t holders in U3."""
         self._stages.enter(Stage.MASKED_INPUT)
-        self._unique_senders([m.sender for m in messages], self._u2, "MaskedInput")
+        self._accept(messages, self._u2, "MaskedInput")
         for m in messages:
-            if m.words.shape != (self.config.vector_length,):
-                raise InvalidMessageError(f"MaskedInput: client {m.sender} sent {m.words.shape[0]} words")
+            self._check_words(m)
         u3 = {m.sender for m in messages}
         for v in self._u2:
             alive = len(self.config.holders(v) & u3)
@@ -159,16 +167,16 @@ class Server:
     def consistency_check(self, messages: Sequence[ConsistencySignature]) -> None:
         """Round 3 (active setting): collect U4's signatures on U3 (Sec. 6.2)."""
         self._stages.enter(Stage.CONSISTENCY_CHECK)
-        self._unique_senders([m.sender for m in messages], set(self._u3), "ConsistencySignature")
-        payload = SurvivorList(self._u3).signed_payload(self.config)
+        self._accept(messages, set(self._u3), "ConsistencySignature")
+        payload = SurvivorList(self._u3).consistency_payload(self.config)
         for m in messages:
-            if not crypto.verify(self._verify_keys[m.sender], m.signature, payload):
+            if not crypto.verify(self._verify_keys[m.sender], m.survivors_signature, payload):
                 raise ConsistencyError(f"ConsistencySignature: client {m.sender} signed something other than U3")
         if len(messages) < self.config.threshold:
             raise TooFewSurvivorsError(
                 f"ConsistencySignature: {len(messages)} signatures, threshold is {self.config.threshold}"
             )
-        self._signatures = tuple(sorted((m.sender, m.signature) for m in messages))
+        self._signatures = tuple(sorted((m.sender, m.survivors_signature) for m in messages))
         # A client verifies that t of its own holders signed U3; one that cannot is not asked.
         signers = {m.sender for m in messages}
         self._recipients = tuple(
@@ -190,7 +198,7 @@ class Server:
         self._stages.enter(Stage.UNMASKING)
         if self._request is None:
             raise StateError("server: unmask() before unmask_request()")
-        self._unique_senders([m.sender for m in messages], set(self._recipients), "UnmaskingShares")
+        self._accept(messages, set(self._recipients), "UnmaskingShares")
         survivors, dropped = set(self._u3), set(self._request.dropped)
         seed_shares: dict[int, dict[int, bytes]] = {u: {} for u in survivors}
         key_shares: dict[int, dict[int, bytes]] = {v: {} for v in dropped}
@@ -206,9 +214,11 @@ class Server:
                 key_shares[owner][m.sender] = share
 
         started = time.perf_counter()
-        seeds = {u: self._reconstruct(u, shares, "self-mask seed") for u, shares in seed_shares.items()}
-        dropped_keys = {v: self._reconstruct_key(v, shares) for v, shares in key_shares.items()}
+        seeds = {u: self._recover_seed(u, shares) for u, shares in seed_shares.items()}
+        keys = {v: self._recover_key(v, shares) for v, shares in key_shares.items()}
         reconstructed = time.perf_counter()
+        dropped_keys = {v: crypto.x25519_from_private(recovery.secret) for v, recovery in keys.items()}
+        forged = sorted({sender for r in [*seeds.values(), *keys.values()] for sender in r.forged})
 
         # u applied +p_{u,v} if adds_pairwise_mask(u, v), else -p_{u,v}: remove exactly that.
         added: list[bytes] = []
@@ -220,7 +230,7 @@ class Server:
         accumulator = self._masked_sum
         accumulator.accumulate(
             add_keys=subtracted,
-            subtract_keys=[self_mask_key(seeds[u], self.config, u) for u in self._u3] + added,
+            subtract_keys=[self_mask_key(seeds[u].secret, self.config, u) for u in self._u3] + added,
         )
         total = accumulator.reduced().astype(np.uint64)
         return UnmaskedSum(
@@ -229,19 +239,48 @@ class Server:
             reconstruction_seconds=reconstructed - started,
             mask_removal_seconds=time.perf_counter() - reconstructed,
             reconstructed={"self_mask_seeds": len(seeds), "mask_keys": len(dropped_keys)},
+            forged_shares_from=tuple(forged),
         )
 
-    def _reconstruct(self, owner: int, shares: Mapping[int, bytes], what: str) -> bytes:
+    def _check_words(self, message: MaskedInput) -> None:
+        """A masked vector built in process (not parsed from a frame) must still be ring words."""
+        words = message.words
+        if not isinstance(words, np.ndarray) or words.shape != (self.config.vector_length,):
+            shape = getattr(words, "shape", type(words).__name__)
+            raise InvalidMessageError(
+                f"MaskedInput: client {message.sender} sent {shape}, expected {self.config.vector_length} words"
+            )
+        if words.dtype.kind != "u" or words.dtype.itemsize > 8:
+            raise InvalidMessageError(f"MaskedInput: client {message.sender} sent {words.dtype} words, not unsigned")
+        if words.size and int(words.max()) >> self.config.modulus_bits:
+            raise InvalidMessageError(
+                f"MaskedInput: client {message.sender} sent words outside [0, 2^{self.config.modulus_bits})"
+            )
+
+    def _recover(self, owner: int, shares: Mapping[int, bytes], what: str, accept: Callable[[bytes], bool]) -> Recovery:
         if len(shares) < self.config.threshold:
             raise TooFewSurvivorsError(
                 f"UnmaskingShares: {len(shares)} shares of the {what} of client {owner}, "
                 f"threshold is {self.config.threshold}"
             )
-        return reconstruct_secret(shares, self.config.threshold)
+        return recover_secret(shares, self.config.threshold, accept, owner=owner, what=what)
 
-    def _reconstruct_key(self, owner: int, shares: Mapping[int, bytes]) -> crypto.X25519PrivateKey:
-        """Rebuild s_v^SK and check it against the advertised s_v^PK, which catches forged shares."""
-        private = crypto.x25519_from_private(self._reconstruct(owner, shares, "mask key"))
-        if crypto.public_bytes(private) != self._keys[owner].s_public:
-            raise InvalidMessageError(f"UnmaskingShares: shares of client {owner}'s key do not match its public key")
-        return private
+    def _recover_seed(self, owner: int, shares: Mapping[int, bytes]) -> Recovery:
+        """b_u, checked against the commitment u sent with its shares (Round 1)."""
+        commitment = self._commitments[owner]
+        return self._recover(
+            owner,
+            shares,
+            "self-mask seed",
+            lambda seed: hmac.compare_digest(self_mask_commitment(seed, self.config, owner), commitment),
+        )
+
+    def _recover_key(self, owner: int, shares: Mapping[int, bytes]) -> Recovery:
+        """s_v^SK, checked against the advertised s_v^PK."""
+        public = self._keys[owner].s_public
+        return self._recover(
+            owner,
+            shares,
+            "mask key",
+            lambda key: crypto.public_bytes(crypto.x25519_from_private(key)) == public,
+        )

@@ -11,13 +11,14 @@ Polynomial coefficients come from :mod:`secrets`; arithmetic uses gmpy2.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import gmpy2
 
-from secagg.errors import ConfigurationError, InvalidMessageError
+from secagg.errors import ConfigurationError, ForgedSharesError, InvalidMessageError
+from secagg.reed_solomon import decode
 
 SECRET_BYTES = 32
 
@@ -115,3 +116,57 @@ def reconstruct_secret(shares: Mapping[int, bytes], threshold: int) -> bytes:
     if value >> (8 * SECRET_BYTES):
         raise InvalidMessageError("reconstructed value is not a 32-byte secret: inconsistent shares")
     return value.to_bytes(SECRET_BYTES, "big")
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A reconstructed secret and the holders whose shares of it were wrong (and corrected)."""
+
+    secret: bytes
+    forged: tuple[int, ...] = ()
+
+
+def recover_secret(
+    shares: Mapping[int, bytes], threshold: int, accept: Callable[[bytes], bool], *, owner: int, what: str
+) -> Recovery:
+    """Reconstruct a secret that ``accept`` confirms (a commitment or public key), correcting forged shares.
+
+    The lowest-id ``threshold`` shares are tried first. If ``accept`` refuses the
+    result, all the shares are decoded as a Reed-Solomon codeword
+    (:mod:`secagg.reed_solomon`), which corrects up to floor((m - t) / 2) wrong
+    shares of m and names their senders. When no confirmed secret can be found,
+    :class:`~secagg.errors.ForgedSharesError` names the suspects: never a wrong secret.
+    """
+    try:
+        secret = reconstruct_secret(shares, threshold)
+    except InvalidMessageError:
+        pass  # a share outside the field or an over-long value: decode below
+    else:
+        if accept(secret):
+            return Recovery(secret)
+    points: dict[int, int] = {}
+    unreadable: list[int] = []
+    for holder, data in shares.items():
+        try:
+            points[holder] = FIELD.decode_share(data)
+        except InvalidMessageError:
+            unreadable.append(holder)
+    decoded = decode(points, threshold, FIELD.prime)
+    if decoded is not None and not decoded.secret >> (8 * SECRET_BYTES):
+        secret = decoded.secret.to_bytes(SECRET_BYTES, "big")
+        if accept(secret):
+            return Recovery(secret, tuple(sorted([*unreadable, *decoded.wrong])))
+        if not decoded.wrong and not unreadable:
+            raise ForgedSharesError(
+                f"the {len(shares)} shares of the {what} of client {owner} agree with each other but not with "
+                f"what client {owner} committed to: client {owner} is the suspect",
+                owner=owner,
+                suspects=(owner,),
+            )
+    suspects = tuple(sorted({owner, *shares}))
+    raise ForgedSharesError(
+        f"the {len(shares)} shares of the {what} of client {owner} (threshold {threshold}) cannot be reconciled "
+        f"with its commitment: more than {(len(shares) - threshold) // 2} are wrong; suspects {list(suspects)[:10]}",
+        owner=owner,
+        suspects=suspects,
+    )

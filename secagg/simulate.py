@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, Self, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from secagg import crypto
 from secagg.client import Client
 from secagg.config import SessionConfig
+from secagg.envelope import Upload
 from secagg.errors import ConfigurationError
 from secagg.messages import (
     AdvertiseKeys,
@@ -40,14 +41,8 @@ from secagg.stage import Stage
 T = TypeVar("T")
 
 
-class _Frame(Protocol):
-    @classmethod
-    def from_bytes(cls, data: bytes, config: SessionConfig) -> Self: ...
-
-
-Parsed = TypeVar("Parsed", bound=_Frame)
+Parsed = TypeVar("Parsed", bound=Upload)
 In = TypeVar("In")
-Out = TypeVar("Out")
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,8 @@ class AggregateResult:
     protocol work, without parsing and serializing, which ``client.wire``
     reports per message), ``server.<round>`` the server's time including its
     parsing, with ``server.reconstruction`` and ``server.mask_removal``
-    splitting the last round.
+    splitting the last round. ``forged_shares_from``: clients whose unmasking
+    shares were wrong and were corrected (the total is exact all the same).
     """
 
     total: NDArray[np.uint64]
@@ -69,6 +65,7 @@ class AggregateResult:
     bytes_received: Mapping[int, int]
     masked_input_bytes: int
     seconds: Mapping[str, float]
+    forged_shares_from: tuple[int, ...] = ()
 
     @property
     def excluded(self) -> tuple[int, ...]:
@@ -154,11 +151,10 @@ def simulate(
         stage: Stage,
         senders: list[int],
         parse: Callable[[int], In],
-        act: Callable[[int, In], Out],
-        encode: Callable[[Out], bytes],
-    ) -> list[bytes]:
+        act: Callable[[int, In], Upload],
+    ) -> dict[int, bytes]:
         """Each sender still online parses what it got, runs its round and serializes the reply."""
-        frames = []
+        frames = {}
         for u in senders:
             if speaks(u, stage):
                 started = time.perf_counter()
@@ -166,10 +162,10 @@ def simulate(
                 parsed = time.perf_counter()
                 outgoing = act(u, incoming)
                 acted = time.perf_counter()
-                frame = encode(outgoing)
+                frame = outgoing.to_bytes(config)
                 ledger.client(stage, compute=acted - parsed, wire=parsed - started + time.perf_counter() - acted)
                 ledger.sent[u] += len(frame)
-                frames.append(frame)
+                frames[u] = frame
         return frames
 
     def deliver(frames: Mapping[int, bytes]) -> None:
@@ -179,60 +175,59 @@ def simulate(
     for u in ids:
         ledger.sent[u] += 0
 
-    def serve(stage: Stage, kind: type[Parsed], frames: list[bytes], step: Callable[[list[Parsed]], T]) -> T:
-        """The server parses what arrived for ``stage`` and runs its step on it."""
-        return ledger.server(stage, lambda: step([kind.from_bytes(f, config) for f in frames]))
+    def serve(stage: Stage, kind: type[Parsed], frames: dict[int, bytes], step: Callable[[list[Parsed]], T]) -> T:
+        """The server parses what arrived for ``stage``, each frame against its sender, and runs its step."""
+        return ledger.server(stage, lambda: step([kind.from_bytes(f, config, sender=u) for u, f in frames.items()]))
+
+    def frames(messages: Mapping[int, KeyDirectory | ShareInbox]) -> dict[int, bytes]:
+        return {u: m.to_bytes(config) for u, m in messages.items()}
 
     stage = Stage.ADVERTISE_KEYS
-    up = upload(stage, ids, lambda u: None, lambda u, _: clients[u].advertise_keys(), AdvertiseKeys.to_bytes)
-    down = serve(stage, AdvertiseKeys, up, lambda msgs: _frames(server.advertise_keys(msgs)))
+    up = upload(stage, ids, lambda u: None, lambda u, _: clients[u].advertise_keys())
+    down = serve(stage, AdvertiseKeys, up, lambda msgs: frames(server.advertise_keys(msgs)))
     deliver(down)
 
     stage = Stage.SHARE_KEYS
     up = upload(
         stage,
         list(down),
-        lambda u: KeyDirectory.from_bytes(down[u], config),
+        lambda u: KeyDirectory.from_bytes(down[u], config, receiver=u),
         lambda u, directory: clients[u].share_keys(directory),
-        EncryptedShares.to_bytes,
     )
-    down = serve(stage, EncryptedShares, up, lambda msgs: _frames(server.share_keys(msgs)))
+    down = serve(stage, EncryptedShares, up, lambda msgs: frames(server.share_keys(msgs)))
     deliver(down)
 
     stage = Stage.MASKED_INPUT
     up = upload(
         stage,
         list(down),
-        lambda u: ShareInbox.from_bytes(down[u], config),
+        lambda u: ShareInbox.from_bytes(down[u], config, receiver=u),
         lambda u, inbox: clients[u].masked_input(inbox, np.asarray(vectors[u])),
-        lambda message: message.to_bytes(config),
     )
-    masked_input_bytes = len(up[0]) if up else 0
+    masked_input_bytes = len(next(iter(up.values()))) if up else 0
     survivors = serve(stage, MaskedInput, up, server.masked_input)
 
     if active:
         stage = Stage.CONSISTENCY_CHECK
-        frame = survivors.to_bytes()
+        frame = survivors.to_bytes(config)
         deliver({u: frame for u in survivors.survivors})
         up = upload(
             stage,
             list(survivors.survivors),
-            lambda u: SurvivorList.from_bytes(frame, config),
+            lambda u: SurvivorList.from_bytes(frame, config, receiver=u),
             lambda u, survivor_list: clients[u].consistency_check(survivor_list),
-            ConsistencySignature.to_bytes,
         )
         serve(stage, ConsistencySignature, up, server.consistency_check)
 
     stage = Stage.UNMASKING
     request, recipients = server.unmask_request()
-    frame = request.to_bytes()
+    frame = request.to_bytes(config)
     deliver({u: frame for u in recipients})
     up = upload(
         stage,
         list(recipients),
-        lambda u: UnmaskRequest.from_bytes(frame, config),
+        lambda u: UnmaskRequest.from_bytes(frame, config, receiver=u),
         lambda u, unmask_request: clients[u].unmask(unmask_request),
-        UnmaskingShares.to_bytes,
     )
     outcome = serve(stage, UnmaskingShares, up, server.unmask)
 
@@ -247,11 +242,8 @@ def simulate(
         bytes_received={u: ledger.received.get(u, 0) for u in ids},
         masked_input_bytes=masked_input_bytes,
         seconds=seconds,
+        forged_shares_from=outcome.forged_shares_from,
     )
-
-
-def _frames(messages: Mapping[int, KeyDirectory | ShareInbox]) -> dict[int, bytes]:
-    return {u: m.to_bytes() for u, m in messages.items()}
 
 
 def _client_id(value: object) -> int:

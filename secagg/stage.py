@@ -8,7 +8,8 @@ from secagg.errors import StateError
 
 
 class Stage(enum.IntEnum):
-    """A protocol round. Used to name where a client drops out.
+    """A protocol round. Used to name where a client drops out, in `secagg.simulate`
+    and in the FedAvg driver alike.
 
     A client mapped to a stage in a dropout schedule never sends its message for
     that round, nor for any later one.
@@ -19,6 +20,16 @@ class Stage(enum.IntEnum):
     MASKED_INPUT = 2
     CONSISTENCY_CHECK = 3
     UNMASKING = 4
+
+    @property
+    def update_sent(self) -> bool:
+        """Whether a client dropping here has already sent its (masked or encrypted) update.
+
+        One dropping at MASKED_INPUT or earlier contributes nothing; one dropping at
+        CONSISTENCY_CHECK or UNMASKING is included. Schemes with fewer rounds
+        (plaintext, HE) read every stage up to MASKED_INPUT as "update never arrives".
+        """
+        return self > Stage.MASKED_INPUT
 
 
 class StageTracker:

@@ -5,9 +5,9 @@ from protocols.aggregators.base import (
     AggregationError,
     AggregationOutcome,
     Cost,
-    DropStage,
     PlainAggregator,
     SecureAggregator,
+    Stage,
 )
 
 __all__ = [
@@ -15,7 +15,7 @@ __all__ = [
     "AggregationError",
     "AggregationOutcome",
     "Cost",
-    "DropStage",
+    "Stage",
     "PlainAggregator",
     "SecureAggregator",
 ]

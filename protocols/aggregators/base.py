@@ -9,7 +9,6 @@ included, and what the step cost. Implementations: `PlainAggregator` here,
 
 from __future__ import annotations
 
-import enum
 import math
 import numbers
 import time
@@ -19,34 +18,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-class DropStage(enum.IntEnum):
-    """The first protocol round whose message a dropping client never sends.
-
-    Named after the rounds of Bonawitz et al. (CCS 2017, Sec. 4): a client
-    dropping at MASKED_INPUT or earlier contributes nothing; one dropping at
-    CONSISTENCY_CHECK or UNMASKING has already uploaded its (protected)
-    update and is included. Schemes with fewer rounds (plaintext, HE) read
-    every stage up to MASKED_INPUT as "update never arrives".
-    """
-
-    ADVERTISE_KEYS = 0
-    SHARE_KEYS = 1
-    MASKED_INPUT = 2
-    CONSISTENCY_CHECK = 3
-    UNMASKING = 4
-
-    @property
-    def update_sent(self) -> bool:
-        """Whether a client dropping here has already sent its update."""
-        return self > DropStage.MASKED_INPUT
+from fedsecure.errors import FedsecureError
+from secagg.stage import Stage
 
 
-class AggregationError(ValueError):
+class AggregationError(FedsecureError, ValueError):
     """Inputs that no aggregator can accept (ids, lengths, weights)."""
 
 
-class AggregationAborted(RuntimeError):
+class AggregationAborted(FedsecureError, RuntimeError):
     """The round cannot produce a correct aggregate (e.g. too few survivors).
 
     The driver reports such a round and skips it; it never uses a partial result.
@@ -99,15 +79,15 @@ class SecureAggregator(Protocol):
         self,
         updates: Mapping[int, np.ndarray],
         weights: Mapping[int, float],
-        dropouts: Mapping[int, DropStage] | None = None,
+        dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome: ...
 
 
 def check_inputs(
     updates: Mapping[int, np.ndarray],
     weights: Mapping[int, float],
-    dropouts: Mapping[int, DropStage] | None,
-) -> tuple[int, dict[int, DropStage]]:
+    dropouts: Mapping[int, Stage] | None,
+) -> tuple[int, dict[int, Stage]]:
     """Validate one step's inputs; return the vector length and the dropout map.
 
     Ids are positive ints, updates are finite 1-D float arrays of one length,
@@ -138,12 +118,12 @@ def check_inputs(
     if unknown:
         raise AggregationError(f"dropouts name unknown clients {sorted(unknown)}")
     for cid, stage in drops.items():
-        if not isinstance(stage, DropStage):
-            raise AggregationError(f"client {cid}: dropout stage {stage!r} is not a DropStage")
+        if not isinstance(stage, Stage):
+            raise AggregationError(f"client {cid}: dropout stage {stage!r} is not a Stage")
     return lengths.pop(), drops
 
 
-def senders(updates: Mapping[int, np.ndarray], drops: Mapping[int, DropStage]) -> list[int]:
+def senders(updates: Mapping[int, np.ndarray], drops: Mapping[int, Stage]) -> list[int]:
     """Ids whose update arrives: no dropout, or a dropout after the upload."""
     return sorted(c for c in updates if c not in drops or drops[c].update_sent)
 
@@ -167,7 +147,7 @@ class PlainAggregator:
         self,
         updates: Mapping[int, np.ndarray],
         weights: Mapping[int, float],
-        dropouts: Mapping[int, DropStage] | None = None,
+        dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome:
         length, drops = check_inputs(updates, weights, dropouts)
         start = time.perf_counter()

@@ -28,7 +28,7 @@ from protocols.aggregators.base import (
     AggregationError,
     AggregationOutcome,
     Cost,
-    DropStage,
+    Stage,
     check_inputs,
     senders,
 )
@@ -72,7 +72,7 @@ class HEAggregator:
         self,
         updates: Mapping[int, np.ndarray],
         weights: Mapping[int, float],
-        dropouts: Mapping[int, DropStage] | None = None,
+        dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome:
         _, drops = check_inputs(updates, weights, dropouts)
         included = senders(updates, drops)

@@ -22,7 +22,7 @@ from protocols.aggregators.base import (
     AggregationError,
     AggregationOutcome,
     Cost,
-    DropStage,
+    Stage,
     check_inputs,
 )
 from protocols.aggregators.weighting import client_vector, weight_scale, weighted_mean
@@ -80,12 +80,11 @@ class SecAggAggregator:
         self.degree = degree
         self.active = active
         self._threshold = threshold
-        self.threshold, holders = self.plan(max_clients)[1:]
-        if self.threshold > holders:
-            raise AggregationError(
-                f"threshold {self.threshold} exceeds the {holders} share holders per client"
-                f" ({'clients' if degree is None else 'degree + 1'})"
-            )
+        try:
+            self.session_plan = self.plan(max_clients)
+        except secagg.ConfigurationError as exc:
+            raise AggregationError(str(exc)) from exc
+        self.threshold = self.session_plan.threshold
         self.name = "secagg" if degree is None else "secagg+"
         self.max_clients = max_clients
         self.modulus_bits = modulus_bits
@@ -95,32 +94,26 @@ class SecAggAggregator:
         self.weight_bound = weight_bound
         self.protect_weights = protect_weights
 
-    def plan(self, clients: int) -> tuple[int | None, int, int]:
-        """(degree, threshold, holders) for a round with `clients` participants.
+    def plan(self, clients: int) -> secagg.SessionPlan:
+        """The session plan for a round with `clients` participants (`secagg.plan_session`).
 
-        SecAgg+'s degree is capped at clients - 1 (and made even when the
-        count is odd, as a regular graph needs); the default threshold follows
-        the holders actually present, an explicit one is kept as given.
+        Raises `secagg.ConfigurationError` when the threshold cannot serve that many clients.
         """
-        degree = self.degree
-        if degree is not None:
-            degree = min(degree, clients - 1)
-            degree -= degree % 2 and clients % 2
-        holders = clients if degree is None else degree + 1
-        return degree, self._threshold or secagg.default_threshold(holders, self.active), holders
+        return secagg.plan_session(clients, degree=self.degree, threshold=self._threshold, active=self.active)
 
     def aggregate(
         self,
         updates: Mapping[int, np.ndarray],
         weights: Mapping[int, float],
-        dropouts: Mapping[int, DropStage] | None = None,
+        dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome:
         _, drops = check_inputs(updates, weights, dropouts)
         if len(updates) > self.max_clients:
             raise AggregationError(f"{len(updates)} clients exceed max_clients={self.max_clients}")
-        degree, threshold, holders = self.plan(len(updates))
-        if threshold > holders:
-            raise AggregationAborted(f"threshold {threshold} exceeds the {holders} holders present")
+        try:
+            plan = self.plan(len(updates))
+        except secagg.ConfigurationError as exc:
+            raise AggregationAborted(f"{len(updates)} clients this round: {exc}") from exc
         scale = weight_scale(weights, self.weight_bound)
         inputs = {
             c: self.codec.encode(client_vector(u, weights[c], scale, self.protect_weights)) for c, u in updates.items()
@@ -128,13 +121,13 @@ class SecAggAggregator:
         try:
             result = secagg.simulate(
                 inputs,
-                threshold=threshold,
-                degree=degree,
-                dropouts={c: secagg.Stage[s.name] for c, s in drops.items()},
+                threshold=plan.threshold,
+                degree=plan.degree,
+                dropouts=drops,
                 modulus_bits=self.modulus_bits,
                 active=self.active,
             )
-        except secagg.TooFewSurvivorsError as exc:
+        except (secagg.TooFewSurvivorsError, secagg.ForgedSharesError) as exc:
             raise AggregationAborted(str(exc)) from exc
         included = tuple(sorted(result.included))
         mean, total_weight = weighted_mean(

@@ -67,7 +67,7 @@ def make_secagg_mod(identity: Identity | None = None) -> Mod:
                 _forget(ctxt)
                 setup = wire.SessionSetup.from_record(record)
                 session = _start(setup, msg.metadata.dst_node_id, ctxt, identity)
-                reply, payload = RecordDict(), session.client.advertise_keys().to_bytes()
+                reply, payload = RecordDict(), session.client.advertise_keys().to_bytes(session.config)
             else:
                 session = _resume(stage, msg.metadata.dst_node_id, ctxt, identity)
                 reply, payload = _run_stage(session, stage, record, msg, ctxt, call_next)
@@ -144,16 +144,18 @@ def _run_stage(
     """Parse the server's message for ``stage``, run the client's round, return (reply content, payload)."""
     config, client = session.config, session.client
     payload = wire.read_payload(record, config.session_id)
+    me = client.id
     if stage == wire.SHARE_KEYS:
-        return RecordDict(), client.share_keys(KeyDirectory.from_bytes(payload, config)).to_bytes()
+        return RecordDict(), client.share_keys(KeyDirectory.from_bytes(payload, config, receiver=me)).to_bytes(config)
     if stage == wire.MASKED_INPUT:
-        inbox = ShareInbox.from_bytes(payload, config)
+        inbox = ShareInbox.from_bytes(payload, config, receiver=me)
         fitted = call_next(msg, ctxt)
         words = _encode_fit_result(session.setup, fitted)
         return _hide_update(fitted.content), client.masked_input(inbox, words).to_bytes(config)
     if stage == wire.CONSISTENCY_CHECK:
-        return RecordDict(), client.consistency_check(SurvivorList.from_bytes(payload, config)).to_bytes()
-    return RecordDict(), client.unmask(UnmaskRequest.from_bytes(payload, config)).to_bytes()
+        survivors = SurvivorList.from_bytes(payload, config, receiver=me)
+        return RecordDict(), client.consistency_check(survivors).to_bytes(config)
+    return RecordDict(), client.unmask(UnmaskRequest.from_bytes(payload, config, receiver=me)).to_bytes(config)
 
 
 def _encode_fit_result(setup: wire.SessionSetup, fitted: Message) -> np.ndarray:

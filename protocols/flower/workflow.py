@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from logging import ERROR, INFO
-from typing import Protocol, TypeVar, cast
+from typing import TypeVar, cast
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -39,6 +39,7 @@ from protocols.aggregators.masking import SecAggAggregator
 from protocols.aggregators.weighting import weighted_mean
 from protocols.flower import session as wire
 from secagg.config import SESSION_ID_BYTES
+from secagg.envelope import Upload
 from secagg.errors import InvalidMessageError
 from secagg.messages import (
     AdvertiseKeys,
@@ -48,13 +49,7 @@ from secagg.messages import (
     UnmaskingShares,
 )
 
-
-class _Sent(Protocol):
-    @property
-    def sender(self) -> int: ...
-
-
-M = TypeVar("M", bound=_Sent)
+M = TypeVar("M", bound=Upload)
 
 
 @dataclass
@@ -106,10 +101,18 @@ class SecAggWorkflow:
         verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
         timeout: float | None = None,
     ) -> None:
-        # The aggregator's own checks (degree, threshold vs holders, clip >= 1, ring size), once up front,
-        # for an even client count large enough that neither the threshold nor the degree is capped.
+        # The session plan's and codec's checks (degree, threshold vs holders, clip >= 1, ring size), once up
+        # front, for an even client count large enough that neither the threshold nor the degree is capped.
         smallest = max(2, threshold or 2, 0 if degree is None else degree + 2)
-        self._planner(smallest + smallest % 2, degree, threshold, modulus_bits, active, clip)
+        capped = None if degree is None else min(degree, smallest - 1)
+        SecAggAggregator(
+            smallest + smallest % 2,
+            degree=capped,
+            threshold=threshold,
+            modulus_bits=modulus_bits,
+            active=active,
+            clip=clip,
+        )
         if not (isinstance(max_weight, (int, float)) and math.isfinite(max_weight) and max_weight > 0):
             raise AggregationError(f"max_weight must be a positive finite number, got {max_weight!r}")
         if timeout is not None and not timeout > 0:
@@ -124,15 +127,6 @@ class SecAggWorkflow:
         self.active = active
         self.verify_keys = dict(verify_keys or {})
         self.timeout = timeout
-
-    @staticmethod
-    def _planner(
-        clients: int, degree: int | None, threshold: int | None, modulus_bits: int, active: bool, clip: float
-    ) -> SecAggAggregator:
-        capped = None if degree is None else min(degree, clients - 1)
-        return SecAggAggregator(
-            clients, degree=capped, threshold=threshold, modulus_bits=modulus_bits, active=active, clip=clip
-        )
 
     def __call__(self, grid: Grid, context: Context) -> None:
         """Run one fit round with secure aggregation (the shape of Flower's fit workflows)."""
@@ -188,15 +182,14 @@ class SecAggWorkflow:
         node_ids = tuple(sorted(proxy.node_id for proxy, _ in instructions))
         if self.active and set(node_ids) - set(self.verify_keys):
             raise AggregationError(f"no verification key for nodes {sorted(set(node_ids) - set(self.verify_keys))}")
-        planner = self._planner(len(node_ids), self.degree, self.threshold, self.modulus_bits, self.active, self.clip)
-        degree, threshold, _ = planner.plan(len(node_ids))
+        plan = secagg.plan_session(len(node_ids), degree=self.degree, threshold=self.threshold, active=self.active)
         setup = wire.SessionSetup(
             session_id=secrets.token_bytes(SESSION_ID_BYTES),
             round_index=current_round,
             node_ids=node_ids,
-            degree=degree or 0,
+            degree=plan.degree or 0,
             graph_seed=secrets.token_bytes(wire.GRAPH_SEED_BYTES),
-            threshold=threshold,
+            threshold=plan.threshold,
             modulus_bits=self.modulus_bits,
             vector_length=length,
             active=self.active,
@@ -219,25 +212,27 @@ class SecAggWorkflow:
         verify = {run.setup.client_id(n): self.verify_keys[n] for n in run.setup.node_ids} if self.active else None
         server = secagg.Server(config, verify_keys=verify)
         replies = self._exchange(run, {c: run.setup.to_record() for c in range(1, len(run.setup.node_ids) + 1)})
-        directories = server.advertise_keys(self._parse(run, replies, AdvertiseKeys.from_bytes))
+        directories = server.advertise_keys(self._parse(run, replies, AdvertiseKeys))
 
-        replies = self._exchange(run, run.stage(wire.SHARE_KEYS, {c: d.to_bytes() for c, d in directories.items()}))
-        inboxes = server.share_keys(self._parse(run, replies, EncryptedShares.from_bytes))
+        payloads = {c: d.to_bytes(config) for c, d in directories.items()}
+        replies = self._exchange(run, run.stage(wire.SHARE_KEYS, payloads))
+        inboxes = server.share_keys(self._parse(run, replies, EncryptedShares))
 
-        replies = self._exchange(run, run.stage(wire.MASKED_INPUT, {c: i.to_bytes() for c, i in inboxes.items()}))
-        masked = self._parse(run, replies, MaskedInput.from_bytes)
+        payloads = {c: i.to_bytes(config) for c, i in inboxes.items()}
+        replies = self._exchange(run, run.stage(wire.MASKED_INPUT, payloads))
+        masked = self._parse(run, replies, MaskedInput)
         for m in masked:
             run.results[m.sender] = compat.recorddict_to_fitres(replies[m.sender].content, keep_input=True)
         survivors = server.masked_input(masked)
 
         if config.active:
-            frame = survivors.to_bytes()
+            frame = survivors.to_bytes(config)
             replies = self._exchange(run, run.stage(wire.CONSISTENCY_CHECK, dict.fromkeys(survivors.survivors, frame)))
-            server.consistency_check(self._parse(run, replies, ConsistencySignature.from_bytes))
+            server.consistency_check(self._parse(run, replies, ConsistencySignature))
 
         request, recipients = server.unmask_request()
-        replies = self._exchange(run, run.stage(wire.UNMASKING, dict.fromkeys(recipients, request.to_bytes())))
-        total = server.unmask(self._parse(run, replies, UnmaskingShares.from_bytes))
+        replies = self._exchange(run, run.stage(wire.UNMASKING, dict.fromkeys(recipients, request.to_bytes(config))))
+        total = server.unmask(self._parse(run, replies, UnmaskingShares))
 
         mean, total_weight = weighted_mean(run.setup.codec().decode_sum(total.total), 0.0, run.setup.max_weight, True)
         return _unflatten(mean, template), total_weight, total.included
@@ -273,17 +268,14 @@ class SecAggWorkflow:
         return replies
 
     @staticmethod
-    def _parse(
-        run: _Round, replies: Mapping[int, Message], parse: Callable[[bytes, secagg.SessionConfig], M]
-    ) -> list[M]:
-        """Parse each reply's payload against the session; one that fails is that client's dropout."""
+    def _parse(run: _Round, replies: Mapping[int, Message], kind: type[M]) -> list[M]:
+        """Parse each reply's payload against the session and the node it came from;
+        one that fails is that client's dropout."""
         out = []
         for client, reply in replies.items():
             try:
                 record = reply.content.config_records[wire.RECORD]
-                message = parse(wire.read_payload(record, run.config.session_id), run.config)
-                if message.sender != client:
-                    raise InvalidMessageError(f"node {run.node(client)} sent a message as client {message.sender}")
+                message = kind.from_bytes(wire.read_payload(record, run.config.session_id), run.config, sender=client)
             except InvalidMessageError as exc:
                 run.failures.append(exc)
                 continue

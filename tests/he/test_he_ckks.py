@@ -7,6 +7,7 @@ import pytest
 import tenseal as ts
 
 import he
+from fedsecure.wire import DIGEST_BYTES, seal_body
 from he.ckks_presets import PRESETS, CKKSPreset, get_preset
 
 
@@ -23,7 +24,7 @@ def test_server_copy_holds_no_secret_and_cannot_decrypt(ckks_holder: he.CKKSKeyH
 
 def test_public_bytes_carry_no_secret_key(ckks_holder: he.CKKSKeyHolder) -> None:
     public_bytes = ckks_holder.public().serialize()
-    embedded = ts.context_from(public_bytes[_context_offset(public_bytes) :])
+    embedded = ts.context_from(public_bytes[_context_offset(public_bytes) : -DIGEST_BYTES])
     assert not embedded.is_private() and not embedded.has_secret_key()
     private_bytes = ckks_holder._context.serialize(save_secret_key=True, save_galois_keys=False, save_relin_keys=False)
     assert ts.context_from(private_bytes).is_private()
@@ -36,16 +37,16 @@ def test_public_side_refuses_a_context_with_a_secret_key(ckks_holder: he.CKKSKey
         save_public_key=True, save_secret_key=True, save_galois_keys=False, save_relin_keys=False
     )
     offset = _context_offset(public_bytes)
-    assert int.from_bytes(public_bytes[offset - 4 : offset], "little") == len(public_bytes) - offset
-    forged = public_bytes[: offset - 4] + len(private_ctx).to_bytes(4, "little") + private_ctx
+    assert int.from_bytes(public_bytes[offset - 4 : offset], "little") == len(public_bytes) - offset - DIGEST_BYTES
+    forged = seal_body(public_bytes[: offset - 4] + len(private_ctx).to_bytes(4, "little") + private_ctx)
     with pytest.raises(he.MalformedKeyError, match="secret"):
         he.CKKSScheme.load_public(forged)
 
 
 def _context_offset(public_bytes: bytes) -> int:
-    """Offset of the TenSEAL context blob: magic, N, prime count, primes, scale, clip, length."""
-    primes = public_bytes[12]
-    return 8 + 4 + 1 + primes + 1 + 8 + 4
+    """Offset of the TenSEAL context blob: frame header, N, prime count, primes, scale, clip, length."""
+    primes = public_bytes[9]
+    return 5 + 4 + 1 + primes + 1 + 8 + 4
 
 
 def test_server_side_weighting_is_refused_with_guidance(ckks_holder: he.CKKSKeyHolder) -> None:
@@ -99,12 +100,12 @@ def test_presets_respect_the_security_standard() -> None:
 def test_chunk_from_other_parameters_is_rejected(ckks_holder: he.CKKSKeyHolder) -> None:
     public = ckks_holder.public()
     ct = public.encrypt(np.ones(4))
-    good = ct.serialize()
+    good = ct.serialize()[:-DIGEST_BYTES]
     other = ts.context(ts.SCHEME_TYPE.CKKS, poly_modulus_degree=4096, coeff_mod_bit_sizes=[40, 20])
     other.global_scale = 2.0**30
     foreign_chunk = ts.ckks_vector(other, [1.0, 1.0, 1.0, 1.0]).serialize()
     header_end = len(good) - len(ct.chunks[0].serialize()) - 4
-    forged = good[:header_end] + len(foreign_chunk).to_bytes(4, "little") + foreign_chunk
+    forged = seal_body(good[:header_end] + len(foreign_chunk).to_bytes(4, "little") + foreign_chunk)
     with pytest.raises((he.MalformedCiphertextError, he.ContextMismatchError)):
         public.load_ciphertext(forged)
 

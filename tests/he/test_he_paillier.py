@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import he
+from fedsecure.wire import DIGEST_BYTES, Kind, Writer, seal_body
 from he.fast_paillier import FixedBaseRandomizer, make_fixed_base
-from he.wire import Writer
 
 
 def test_standard_path_weighted_by_server(paillier_standard_holder: he.PaillierKeyHolder) -> None:
@@ -54,9 +54,9 @@ def test_headroom_overflow_raises_instead_of_wrapping(paillier_holder: he.Pailli
 
 
 def _forge(public: he.PaillierPublic, value: int) -> bytes:
-    data = public.encrypt(np.ones(3)).serialize()
+    body = public.encrypt(np.ones(3)).serialize()[:-DIGEST_BYTES]
     width = (public.key.nsquare.bit_length() + 7) // 8
-    return data[:-width] + value.to_bytes(width, "big")
+    return seal_body(body[:-width] + value.to_bytes(width, "big"))
 
 
 def test_values_outside_range_or_not_invertible_are_rejected(paillier_holder: he.PaillierKeyHolder) -> None:
@@ -106,11 +106,15 @@ def test_generate_rejects_parameters_that_cannot_fit(kwargs: dict) -> None:
 
 def _public_bytes(n: int, bits: int = 16, fast: int = 0, h_s: int = 0) -> bytes:
     """Public-key bytes in the documented layout, to forge individual fields."""
-    out = Writer().raw(b"HEPAILP1").blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-    out.u8(bits).f64(1.0).u64(1000).u8(fast)
+    out = Writer(Kind.PAILLIER_PUBLIC)
+    out.blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+    out.u8(bits)
+    out.f64(1.0)
+    out.u64(1000)
+    out.u8(fast)
     if fast == 1:
         out.blob(h_s.to_bytes((h_s.bit_length() + 7) // 8, "big"))
-    return out.getvalue()
+    return out.finish()
 
 
 def test_public_key_fields_are_validated(paillier_holder: he.PaillierKeyHolder) -> None:

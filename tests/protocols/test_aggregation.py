@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from protocols.aggregators.base import (
     AggregationAborted,
     AggregationError,
-    DropStage,
     PlainAggregator,
     SecureAggregator,
+    Stage,
 )
 
 
@@ -55,7 +55,7 @@ def test_differs_from_running_pairwise_average() -> None:
 def test_dropouts_before_upload_are_excluded_after_upload_included() -> None:
     updates = {c: np.full(3, float(c)) for c in range(1, 6)}
     weights = {c: 1.0 for c in updates}
-    drops = {2: DropStage.SHARE_KEYS, 3: DropStage.MASKED_INPUT, 4: DropStage.UNMASKING}
+    drops = {2: Stage.SHARE_KEYS, 3: Stage.MASKED_INPUT, 4: Stage.UNMASKING}
     out = PlainAggregator().aggregate(updates, weights, drops)
     assert out.included == (1, 4, 5)
     np.testing.assert_allclose(out.mean, np.full(3, 10 / 3))
@@ -85,7 +85,7 @@ def test_bad_inputs_rejected(updates: dict, weights: dict) -> None:
 
 def test_unknown_dropout_rejected() -> None:
     with pytest.raises(AggregationError):
-        PlainAggregator().aggregate({1: np.zeros(2)}, {1: 1.0}, {9: DropStage.SHARE_KEYS})
+        PlainAggregator().aggregate({1: np.zeros(2)}, {1: 1.0}, {9: Stage.SHARE_KEYS})
 
 
 def test_is_a_secure_aggregator() -> None:

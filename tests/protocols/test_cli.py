@@ -31,7 +31,7 @@ BAD = [
     (["train", "--drop-stage", "lunch"], "unknown stage"),
     (["train", "--alpha", "-1"], "alpha"),
     (["train", "--clients", "1000"], "too few"),
-    (["train", "--backend", "secagg", "--threshold", "11"], "threshold 11 exceeds"),
+    (["train", "--backend", "secagg", "--threshold", "11"], "threshold must lie in [2, 10]"),
     (["train", "--backend", "secagg+", "--degree", "12"], "degree"),
     (["train", "--backend", "secagg", "--modulus-bits", "4"], "cannot fit in 4 bits"),
     (["train", "--backend", "ckks", "--value-clip", "5"], "clip"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dp
-from protocols.aggregators.base import DropStage, PlainAggregator
+from protocols.aggregators.base import PlainAggregator, Stage
 from protocols.aggregators.masking import SecAggAggregator
 from protocols.datasets import load_federated
 from protocols.dpfedavg import CentralDP, DistributedDP, build_privacy
@@ -39,7 +39,7 @@ def test_distributed_epsilon_equals_accountant_for_survivor_events(data) -> None
         modulus_bits=32,
     )
     aggregator = SecAggAggregator(8, degree=6, codec=privacy.codec, protect_weights=False)
-    config = FedAvgConfig(rounds=4, dropout=0.25, drop_stage=DropStage.MASKED_INPUT, seed=3)
+    config = FedAvgConfig(rounds=4, dropout=0.25, drop_stage=Stage.MASKED_INPUT, seed=3)
     model = build_model("logreg", data.num_features, data.num_classes)
     history, _ = run_fedavg(model, data, aggregator, config, privacy)
     # Rebuild the events from what the history says happened: survivors' noise only.
@@ -134,7 +134,7 @@ def test_skellam_epsilon_equals_accountant_for_survivor_events(data) -> None:
     )
     assert isinstance(privacy.mechanism, dp.DistributedSkellam)
     aggregator = SecAggAggregator(8, degree=6, codec=privacy.codec, protect_weights=False)
-    config = FedAvgConfig(rounds=3, dropout=0.25, drop_stage=DropStage.MASKED_INPUT, seed=3)
+    config = FedAvgConfig(rounds=3, dropout=0.25, drop_stage=Stage.MASKED_INPUT, seed=3)
     model = build_model("logreg", data.num_features, data.num_classes)
     history, _ = run_fedavg(model, data, aggregator, config, privacy)
     fresh = dp.RdpAccountant()

@@ -7,8 +7,8 @@ import pytest
 
 from protocols.aggregators.base import (
     AggregationOutcome,
-    DropStage,
     PlainAggregator,
+    Stage,
 )
 from protocols.datasets import DatasetError, load_federated
 from protocols.fedavg import FedAvgConfig, run_fedavg
@@ -30,7 +30,7 @@ class Recording:
         self,
         updates: Mapping[int, np.ndarray],
         weights: Mapping[int, float],
-        dropouts: Mapping[int, DropStage] | None = None,
+        dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome:
         self.calls.append((dict(updates), dict(weights), dict(dropouts or {})))
         return self.inner.aggregate(updates, weights, dropouts)
@@ -65,8 +65,8 @@ def test_local_update_is_reproducible(data) -> None:
     assert np.abs(a).max() > 0
 
 
-@pytest.mark.parametrize("stage", list(DropStage))
-def test_dropout_bookkeeping(data, stage: DropStage) -> None:
+@pytest.mark.parametrize("stage", list(Stage))
+def test_dropout_bookkeeping(data, stage: Stage) -> None:
     model = build_model("logreg", data.num_features, data.num_classes)
     config = FedAvgConfig(rounds=3, clients_per_round=5, dropout=0.4, drop_stage=stage, seed=2)
     history, _ = run_fedavg(model, data, PlainAggregator(), config)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.aggregators.base import DropStage, PlainAggregator, SecureAggregator
+from protocols.aggregators.base import PlainAggregator, SecureAggregator, Stage
 from protocols.aggregators.homomorphic import ckks_aggregator, paillier_aggregator
 from protocols.aggregators.masking import SecAggAggregator, default_degree
 from protocols.datasets import load_federated
@@ -40,7 +40,7 @@ def backend(request: pytest.FixtureRequest) -> tuple[str, SecureAggregator, floa
 @given(
     sizes=st.lists(st.integers(1, 1000), min_size=4, max_size=12),
     length=st.integers(1, 300),
-    stage=st.sampled_from(list(DropStage)),
+    stage=st.sampled_from(list(Stage)),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_weighted_mean_matches_plaintext(backend, sizes, length, stage, seed) -> None:
@@ -60,7 +60,7 @@ def test_weighted_mean_matches_plaintext(backend, sizes, length, stage, seed) ->
 def test_fedavg_rounds_match_plaintext_under_dropouts(backend) -> None:
     name, aggregator, tolerance = backend
     data = load_federated("breast_cancer", 10, alpha=1.0, seed=4)
-    config = FedAvgConfig(rounds=4, dropout=0.2, drop_stage=DropStage.MASKED_INPUT, seed=7)
+    config = FedAvgConfig(rounds=4, dropout=0.2, drop_stage=Stage.MASKED_INPUT, seed=7)
     runs = {}
     for label, agg in (("plain", PlainAggregator()), (name, aggregator)):
         model = build_model("logreg", data.num_features, data.num_classes, seed=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from secagg import ConsistencyError, InvalidMessageError, RefusedRequestError, StateError
-from secagg.messages import AdvertiseKeys, KeyDirectory, ShareInbox, SurvivorList, UnmaskingShares, UnmaskRequest
+from secagg.messages import AdvertiseKeys, KeyDirectory, ShareInbox, SurvivorList, UnmaskRequest
 
 from secagg_testing import Harness
 
@@ -54,7 +54,7 @@ def test_a_second_unmasking_request_is_refused() -> None:
 
 
 def _signed_views(h: Harness, views: dict[int, tuple[int, ...]]) -> dict[int, bytes]:
-    return {u: h.clients[u].consistency_check(SurvivorList(view)).signature for u, view in views.items()}
+    return {u: h.clients[u].consistency_check(SurvivorList(view)).survivors_signature for u, view in views.items()}
 
 
 def test_consistency_check_with_a_forged_survivor_list_aborts() -> None:
@@ -120,19 +120,6 @@ def test_tampered_or_misrouted_shares_are_detected() -> None:
         dirs = h2.server.advertise_keys([c.advertise_keys() for c in h2.clients.values()])
         boxes = h2.server.share_keys([h2.clients[u].share_keys(d) for u, d in dirs.items()])
         h2.clients[1].masked_input(boxes[2], h2.inputs[1])
-
-
-def test_server_detects_forged_key_shares() -> None:
-    """A malicious client sends garbage shares of a dropped peer's key: reconstruction is checked
-    against the advertised public key instead of silently producing a wrong sum."""
-    h = Harness(6, 3)
-    h.run_to_masked_input(drop_before_masking=[6])
-    request, recipients = h.server.unmask_request()
-    answers = [h.clients[u].unmask(request) for u in recipients]
-    liar = answers[0]
-    answers[0] = UnmaskingShares(liar.sender, liar.self_mask_shares, tuple((v, bytes(33)) for v, _ in liar.key_shares))
-    with pytest.raises(InvalidMessageError, match="do not match its public key"):
-        h.server.unmask(answers)
 
 
 def test_masks_hide_the_input_and_differ_across_sessions() -> None:

@@ -56,7 +56,7 @@ def test_state_of_another_session_or_damaged_state_is_refused() -> None:
     h.run_to_masked_input()
     state = h.clients[2].export_state()
     other = SessionConfig.create(range(1, 6), threshold=3, vector_length=4)
-    with pytest.raises(InvalidMessageError, match="another client or session"):
+    with pytest.raises(InvalidMessageError, match="another session"):
         Client.restore(state, other)
     with pytest.raises(InvalidMessageError):
         Client.restore(state[:-1], h.config)

@@ -3,29 +3,30 @@ foreign bytes are rejected with InvalidMessageError (a ProtocolError)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secagg import InvalidMessageError, ProtocolError, SessionConfig
+from secagg.config import SERVER
+from secagg.envelope import Download, Upload, open_frame
 from secagg.messages import (
-    AdvertiseKeys,
-    ConsistencySignature,
-    EncryptedShares,
     KeyDirectory,
     MaskedInput,
-    ShareInbox,
     SurvivorList,
-    UnmaskingShares,
     UnmaskRequest,
 )
 
 from secagg_testing import Harness
 
+Route = dict[str, int]
 
-def _frames() -> tuple[SessionConfig, list[tuple[type, bytes]]]:
-    """One real frame of every message kind, produced by running a session."""
+
+def _frames() -> tuple[SessionConfig, list[tuple[type, bytes, Route]]]:
+    """One real frame of every message kind, produced by running a session, with its route."""
     h = Harness(6, 5, active=True, length=5)
     ads = [c.advertise_keys() for c in h.clients.values()]
     directories = h.server.advertise_keys(ads)
@@ -38,77 +39,108 @@ def _frames() -> tuple[SessionConfig, list[tuple[type, bytes]]]:
     request, recipients = h.server.unmask_request()
     answers = [h.clients[u].unmask(request) for u in recipients]
     config = h.config
+
+    def up(message: Upload) -> tuple[type, bytes, Route]:
+        return type(message), message.to_bytes(config), {"sender": message.sender}
+
+    def down(message: Download, receiver: int) -> tuple[type, bytes, Route]:
+        return type(message), message.to_bytes(config), {"receiver": receiver}
+
     return config, [
-        (AdvertiseKeys, ads[0].to_bytes()),
-        (KeyDirectory, directories[1].to_bytes()),
-        (EncryptedShares, shares[0].to_bytes()),
-        (ShareInbox, inboxes[2].to_bytes()),
-        (MaskedInput, masked[0].to_bytes(config)),
-        (SurvivorList, survivors.to_bytes()),
-        (ConsistencySignature, signatures[0].to_bytes()),
-        (UnmaskRequest, request.to_bytes()),
-        (UnmaskingShares, answers[0].to_bytes()),
+        up(ads[0]),
+        down(directories[1], 1),
+        up(shares[0]),
+        down(inboxes[2], 2),
+        up(masked[0]),
+        down(survivors, 3),
+        up(signatures[0]),
+        down(request, 4),
+        up(answers[0]),
     ]
 
 
 SESSION, FRAMES = _frames()
-IDS = [kind.__name__ for kind, _ in FRAMES]
+IDS = [kind.__name__ for kind, _, _ in FRAMES]
 
 
-@pytest.mark.parametrize(("kind", "frame"), FRAMES, ids=IDS)
-def test_round_trip(kind: type, frame: bytes) -> None:
-    message = kind.from_bytes(frame, SESSION)
-    again = message.to_bytes(SESSION) if kind is MaskedInput else message.to_bytes()
-    assert again == frame
+@pytest.mark.parametrize(("kind", "frame", "route"), FRAMES, ids=IDS)
+def test_round_trip(kind: type, frame: bytes, route: Route) -> None:
+    assert kind.from_bytes(frame, SESSION, **route).to_bytes(SESSION) == frame
 
 
 @settings(max_examples=60, deadline=None)
 @given(index=st.integers(0, len(FRAMES) - 1), data=st.data())
 def test_mutated_bytes_are_rejected(index: int, data: st.DataObject) -> None:
-    kind, frame = FRAMES[index]
+    kind, frame, route = FRAMES[index]
     position = data.draw(st.integers(0, len(frame) - 1))
     flip = data.draw(st.integers(1, 255))
     mutated = frame[:position] + bytes([frame[position] ^ flip]) + frame[position + 1 :]
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes(mutated, SESSION)
+        kind.from_bytes(mutated, SESSION, **route)
 
 
 @settings(max_examples=60, deadline=None)
 @given(index=st.integers(0, len(FRAMES) - 1), data=st.data())
 def test_truncated_bytes_are_rejected(index: int, data: st.DataObject) -> None:
-    kind, frame = FRAMES[index]
+    kind, frame, route = FRAMES[index]
     cut = data.draw(st.integers(0, len(frame) - 1))
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes(frame[:cut], SESSION)
+        kind.from_bytes(frame[:cut], SESSION, **route)
 
 
-@pytest.mark.parametrize(("kind", "frame"), FRAMES, ids=IDS)
-def test_oversized_and_padded_bytes_are_rejected(kind: type, frame: bytes) -> None:
+@pytest.mark.parametrize(("kind", "frame", "route"), FRAMES, ids=IDS)
+def test_oversized_and_padded_bytes_are_rejected(kind: type, frame: bytes, route: Route) -> None:
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes(frame + b"\x00", SESSION)
+        kind.from_bytes(frame + b"\x00", SESSION, **route)
     with pytest.raises(InvalidMessageError, match="exceeds the limit|digest"):
-        kind.from_bytes(frame + bytes(1 << 20), SESSION)
+        kind.from_bytes(frame + bytes(1 << 20), SESSION, **route)
 
 
-@pytest.mark.parametrize(("kind", "frame"), FRAMES, ids=IDS)
-def test_wrong_kind_and_garbage_are_rejected(kind: type, frame: bytes) -> None:
-    other = next(f for k, f in FRAMES if k is not kind)
+@pytest.mark.parametrize(("kind", "frame", "route"), FRAMES, ids=IDS)
+def test_wrong_kind_and_garbage_are_rejected(kind: type, frame: bytes, route: Route) -> None:
+    other = next(f for k, f, _ in FRAMES if k is not kind)
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes(other, SESSION)
+        kind.from_bytes(other, SESSION, **route)
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes(b"garbage", SESSION)
+        kind.from_bytes(b"garbage", SESSION, **route)
     with pytest.raises(InvalidMessageError):
-        kind.from_bytes("not bytes", SESSION)  # type: ignore[arg-type]
+        kind.from_bytes("not bytes", SESSION, **route)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kind", "frame", "route"), FRAMES, ids=IDS)
+def test_frames_are_bound_to_their_session_and_route(kind: type, frame: bytes, route: Route) -> None:
+    """A frame of another session or round, or delivered from/to another party, is refused."""
+    other_session = dataclasses.replace(SESSION, session_id=bytes(32))
+    with pytest.raises(InvalidMessageError, match="another session"):
+        kind.from_bytes(frame, other_session, **route)
+    next_round = dataclasses.replace(SESSION, round_index=SESSION.round_index + 1)
+    with pytest.raises(InvalidMessageError, match="round"):
+        kind.from_bytes(frame, next_round, **route)
+    ((party, who),) = route.items()
+    if getattr(kind, "BROADCAST", False):
+        return  # addressed to all clients: see test_broadcasts_must_be_addressed_to_all_clients
+    with pytest.raises(InvalidMessageError, match="delivered as from|addressed to"):
+        kind.from_bytes(frame, SESSION, **{party: who % len(SESSION.client_ids) + 1})
+
+
+@pytest.mark.parametrize("kind", [SurvivorList, UnmaskRequest])
+def test_broadcasts_must_be_addressed_to_all_clients(kind: type) -> None:
+    """The payload of a broadcast kind framed for one client is refused even by that client."""
+    message = kind.from_bytes(next(f for k, f, _ in FRAMES if k is kind), SESSION, receiver=1)
+    w = open_frame(kind.KIND, SESSION, SERVER, 1)
+    message._write_payload(w, SESSION)
+    with pytest.raises(InvalidMessageError, match="addressed to client 1, not to all clients"):
+        kind.from_bytes(w.finish(), SESSION, receiver=1)
 
 
 def test_messages_from_a_bigger_session_are_rejected() -> None:
     """Ids unknown to the session are refused even inside a well-formed frame."""
     small = SessionConfig.create(range(1, 4), threshold=2, vector_length=5, modulus_bits=20)
     with pytest.raises(ProtocolError, match="unknown client|exceeds"):
-        KeyDirectory.from_bytes(dict(FRAMES)[KeyDirectory], small)
+        KeyDirectory.from_bytes(FRAMES[1][1], dataclasses.replace(small, session_id=SESSION.session_id), receiver=1)
 
 
 def test_masked_input_length_must_match_the_session() -> None:
     frame = MaskedInput(1, np.zeros(6, dtype=np.uint32)).to_bytes(SESSION)
     with pytest.raises(InvalidMessageError):
-        MaskedInput.from_bytes(frame, SESSION)
+        MaskedInput.from_bytes(frame, SESSION, sender=1)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secagg import ConfigurationError, Stage, TooFewSurvivorsError, default_threshold, simulate
+from secagg.envelope import ENVELOPE_BYTES
 
 from secagg_testing import plain_sum, random_inputs
 
@@ -101,9 +102,10 @@ def test_each_dropout_stage(stage: Stage, degree: int | None) -> None:
 def test_costs_are_reported_and_upload_is_packed() -> None:
     inputs = random_inputs(10, 1000, 32)
     result = simulate(inputs, threshold=6)
-    assert result.masked_input_bytes - 1000 * 4 < 64  # 4 bytes per parameter plus framing
+    framing = ENVELOPE_BYTES + 4  # header, route, digest and an empty signature field
+    assert result.masked_input_bytes == 1000 * 4 + framing  # 4 bytes per parameter
     narrow = simulate(random_inputs(10, 1000, 12), threshold=6, modulus_bits=12)
-    assert narrow.masked_input_bytes - 1000 * 12 // 8 < 64
+    assert narrow.masked_input_bytes == 1000 * 12 // 8 + framing
     assert all(result.bytes_sent[u] > result.masked_input_bytes for u in inputs)
     assert all(result.bytes_received[u] > 0 for u in inputs)
     assert {"client.masked_input", "server.unmasking", "server.reconstruction"} <= set(result.seconds)

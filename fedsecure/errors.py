@@ -1,0 +1,13 @@
+"""The root of the toolkit's error hierarchy."""
+
+from __future__ import annotations
+
+
+class FedsecureError(Exception):
+    """Base class of every error the toolkit raises for bad input, bad state or a failed protocol.
+
+    Each package keeps its own precise subclasses (``secagg.ProtocolError``,
+    ``he.HEError``, ``dp.DPError``, ``protocols.AggregationError``, ...); this
+    class lets a caller catch all of them at once without catching unrelated
+    Python errors.
+    """
