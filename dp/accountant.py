@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
-from dp._validate import check_int, check_real
+from dp._validate import check_count, check_real
 from dp.errors import InvalidParameterError, UnsupportedEventError
 from dp.events import ComposedEvent, Event, SelfComposedEvent
 
@@ -66,10 +66,11 @@ class Accountant(ABC):
         """Record ``event`` repeated ``count`` times; returns self so calls chain."""
         if not isinstance(event, Event):
             raise InvalidParameterError(f"event must be a dp Event, got {type(event).__name__}")
-        check_int("count", count, low=0)
+        check_count("count", count)
         pairs = list(flatten(event, count))
-        for atomic, _ in pairs:
+        for atomic, n in pairs:
             self._check_atomic(atomic)
+            check_count("count of composed events", self._ledger.get(atomic, 0) + n)
         for atomic, n in pairs:
             self._ledger[atomic] = self._ledger.get(atomic, 0) + n
         self._on_change()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dp._validate import check_int, check_real
+from dp._validate import check_count, check_real
 from dp.accountant import Accountant
 from dp.calibration import calibrate_noise
 from dp.errors import InvalidParameterError
@@ -30,7 +30,7 @@ def dpsgd_epsilon(
     noise_multiplier: float, sample_rate: float, steps: int, delta: float, accountant: str = "rdp"
 ) -> float:
     """Upper bound on epsilon after ``steps`` Poisson-sampled Gaussian steps (add/remove-one)."""
-    check_int("steps", steps, low=0)
+    check_count("steps", steps)
     return make_accountant(accountant).compose(dpsgd_event(noise_multiplier, sample_rate), steps).epsilon(delta)
 
 
@@ -41,6 +41,6 @@ def calibrate(
     check_real("target_epsilon", target_epsilon, low=0.0, low_open=True)
     check_real("delta", delta, low=0.0, high=1.0)
     check_real("sample_rate", sample_rate, low=0.0, high=1.0)
-    check_int("steps", steps, low=0)
+    check_count("steps", steps)
     make_accountant(accountant)  # validates the name
     return calibrate_noise(lambda s: dpsgd_epsilon(s, sample_rate, steps, delta, accountant), target_epsilon, rtol=rtol)

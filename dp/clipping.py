@@ -21,10 +21,14 @@ from dp.events import GaussianEvent, PoissonSampledEvent
 def clip_l2(x: np.ndarray, bound: float) -> np.ndarray:
     """``x`` scaled by min(1, bound / ||x||_2): a copy whose L2 norm is at most ``bound``."""
     bound = check_real("bound", bound, low=0.0)
-    arr = np.asarray(x, dtype=float)
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidParameterError(f"x must be an array of real numbers: {exc}") from None
     if not np.all(np.isfinite(arr)):
         raise InvalidParameterError("x must contain only finite values")
-    norm = float(np.linalg.norm(arr))
+    peak = float(np.max(np.abs(arr))) if arr.size else 0.0
+    norm = peak * float(np.linalg.norm(arr / peak)) if peak > 0 else 0.0  # scaled first: no overflow to inf
     return arr * (bound / norm) if norm > bound else arr.copy()
 
 

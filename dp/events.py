@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dp._validate import check_int, check_real
+from dp._validate import check_count, check_int, check_real
 from dp.errors import InvalidParameterError
 
 
@@ -80,7 +80,7 @@ class SelfComposedEvent(Event):
 
     def __post_init__(self) -> None:
         _check_event("event", self.event)
-        check_int("count", self.count, low=0)
+        check_count("count", self.count)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Final
 import numpy as np
 import tenseal as ts
 
+from fedsecure import checks
 from fedsecure.wire import Kind, Reader, Writer
 from he.ciphertext import EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
 from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
@@ -218,8 +219,9 @@ class CKKSScheme:
         Keys come from SEAL's CSPRNG (seeded from the OS, blake2xb by default).
         """
         params = get_preset(preset)
-        if not (math.isfinite(clip) and 0 < clip <= params.max_abs):
-            raise ParameterError(f"clip must lie in (0, {params.max_abs}] for preset {params.name!r}")
+        clip = checks.real(f"clip for preset {params.name!r}", clip, error=ParameterError, low=0.0, low_open=True)
+        if clip > params.max_abs:
+            raise ParameterError(f"clip must lie in (0, {params.max_abs}] for preset {params.name!r}, got {clip}")
         context = ts.context(
             ts.SCHEME_TYPE.CKKS,
             poly_modulus_degree=params.poly_modulus_degree,

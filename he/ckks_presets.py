@@ -111,7 +111,7 @@ def get_preset(preset: str | CKKSPreset) -> CKKSPreset:
     """Resolve a preset name (or pass a :class:`CKKSPreset` through)."""
     if isinstance(preset, CKKSPreset):
         return preset
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise ParameterError(f"unknown CKKS preset {preset!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[preset]
 

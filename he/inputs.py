@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
+from fedsecure import checks
+from fedsecure.errors import shown
 from he.errors import ParameterError
 from he.interface import Ciphertext
 
@@ -33,13 +34,9 @@ def as_update(vector: np.ndarray, clip: float) -> tuple[np.ndarray, np.dtype]:
 
 
 def _check_weight(weight: object, integral: bool, where: str) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
-        raise ParameterError(f"{where}: weight must be a real number, got {type(weight).__name__}")
-    value = float(weight)
-    if not math.isfinite(value) or value < 0:
-        raise ParameterError(f"{where}: weight must be finite and non-negative, got {weight!r}")
+    value = checks.real(f"{where}: weight", weight, error=ParameterError, low=0.0)
     if integral and value != int(value):
-        raise ParameterError(f"{where}: this scheme needs integer weights, got {weight!r}")
+        raise ParameterError(f"{where}: this scheme needs integer weights, got {shown(weight)}")
     return value
 
 

@@ -18,12 +18,15 @@ Pure integer/numpy code: no randomness, no keys.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
+from fedsecure import checks
+from fedsecure.errors import shown
 from he.errors import PackingOverflowError, ParameterError
 
 __all__ = ["PackingLayout", "MIN_BITS", "MAX_BITS"]
@@ -44,16 +47,25 @@ class PackingLayout:
     plaintext_bits: int
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.bits, int) and MIN_BITS <= self.bits <= MAX_BITS):
-            raise ParameterError(f"bits must be an integer in [{MIN_BITS}, {MAX_BITS}], got {self.bits!r}")
-        if not (isinstance(self.clip, float) and math.isfinite(self.clip) and self.clip > 0):
-            raise ParameterError(f"clip must be a positive finite float, got {self.clip!r}")
-        if not (isinstance(self.max_total_weight, int) and self.max_total_weight >= 1):
-            raise ParameterError(f"max_total_weight must be a positive integer, got {self.max_total_weight!r}")
+        set_field = object.__setattr__
+        set_field(self, "bits", checks.integer("bits", self.bits, error=ParameterError, low=MIN_BITS, high=MAX_BITS))
+        set_field(self, "clip", checks.real("clip", self.clip, error=ParameterError, low=0.0, low_open=True))
+        set_field(
+            self,
+            "max_total_weight",
+            checks.integer("max_total_weight", self.max_total_weight, error=ParameterError, low=1),
+        )
         if self.slot_bits > _MAX_SLOT_BITS:
             raise ParameterError(
-                f"{self.bits}-bit values with total weight {self.max_total_weight} need "
+                f"{self.bits}-bit values with total weight {shown(self.max_total_weight)} need "
                 f"{self.slot_bits}-bit slots; at most {_MAX_SLOT_BITS} are supported"
+            )
+        # Decoding computes sums * step - clip * W with sums up to W (2^b - 1): both must stay finite,
+        # and a step that underflows to zero (or a subnormal) could not quantize at all.
+        if not (math.isfinite(2.0 * self.clip * self.max_total_weight) and self.step >= sys.float_info.min):
+            raise ParameterError(
+                f"clip {self.clip} with total weight {self.max_total_weight} and {self.bits}-bit values "
+                "cannot be quantized and decoded in float64"
             )
         if self.per_plaintext < 1:
             raise ParameterError(f"a {self.slot_bits}-bit slot does not fit a {self.plaintext_bits}-bit plaintext")

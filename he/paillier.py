@@ -23,7 +23,6 @@ parameter; here each update is quantized and packed BatchCrypt-style
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -32,6 +31,7 @@ import gmpy2
 import numpy as np
 from phe import paillier as phe
 
+from fedsecure import checks
 from fedsecure.wire import FRAME_OVERHEAD, Kind, Reader, Writer
 from he.ciphertext import HEADER_BYTES, EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
 from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
@@ -254,11 +254,11 @@ class PaillierScheme:
         sums). Raises :class:`~he.errors.ParameterError` when they cannot fit.
         ``fast_encryption`` publishes a DJN fixed base (:mod:`he.fast_paillier`).
         """
-        if not (isinstance(key_bits, int) and MIN_KEY_BITS <= key_bits <= MAX_KEY_BITS and key_bits % 2 == 0):
-            raise ParameterError(f"key_bits must be an even integer in [{MIN_KEY_BITS}, {MAX_KEY_BITS}]")
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not math.isfinite(clip):
-            raise ParameterError(f"clip must be a finite number, got {clip!r}")
-        PackingLayout(bits, float(clip), max_total_weight, key_bits - 1)  # fail before key generation
+        key_bits = checks.integer("key_bits", key_bits, error=ParameterError, low=MIN_KEY_BITS, high=MAX_KEY_BITS)
+        if key_bits % 2:
+            raise ParameterError(f"key_bits must be even, got {key_bits}")
+        layout = PackingLayout(bits, clip, max_total_weight, key_bits - 1)  # fail before key generation
+        bits, clip, max_total_weight = layout.bits, layout.clip, layout.max_total_weight
         public_key, private_key = phe.generate_paillier_keypair(n_length=key_bits)
         n = public_key.n
         out = Writer(Kind.PAILLIER_PUBLIC)

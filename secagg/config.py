@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from fedsecure import checks
 from secagg.encoding import check_modulus_bits
 from secagg.errors import ConfigurationError
 from secagg.graph import complete_graph, harary_graph
@@ -51,8 +52,10 @@ class SessionConfig:
         round_index: int = 0,
         graph_seed: bytes | None = None,
     ) -> SessionConfig:
-        ids = tuple(sorted(client_ids))
         _check_ids(client_ids)
+        ids = tuple(sorted(client_ids))
+        if degree is not None:
+            degree = checks.integer("degree", degree, error=ConfigurationError, low=1)
         if degree is None or degree >= len(ids) - 1:
             graph = complete_graph(ids)
         else:
@@ -75,11 +78,11 @@ class SessionConfig:
         _check_ids(self.client_ids)
         if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
             raise ConfigurationError(f"session id must be {SESSION_ID_BYTES} bytes")
-        if not isinstance(self.round_index, int) or not 0 <= self.round_index <= MAX_ROUND_INDEX:
-            raise ConfigurationError(f"round index must be an integer in [0, 2^64 - 1], got {self.round_index!r}")
+        checks.integer("round_index", self.round_index, error=ConfigurationError, low=0, high=MAX_ROUND_INDEX)
         check_modulus_bits(self.modulus_bits)
-        if not isinstance(self.vector_length, int) or not 0 <= self.vector_length <= MAX_VECTOR_LENGTH:
-            raise ConfigurationError(f"vector length must be an integer in [0, 2^31], got {self.vector_length!r}")
+        checks.integer("vector_length", self.vector_length, error=ConfigurationError, low=0, high=MAX_VECTOR_LENGTH)
+        if not isinstance(self.active, bool):
+            raise ConfigurationError(f"active must be a bool, got {type(self.active).__name__}")
         if set(self.neighbours) != set(self.client_ids):
             raise ConfigurationError("graph nodes differ from the client ids")
         for u, vs in self.neighbours.items():
@@ -99,5 +102,4 @@ def _check_ids(ids: Sequence[int]) -> None:
     if len(set(ids)) != len(ids):
         raise ConfigurationError("client ids must be distinct")
     for i in ids:
-        if not isinstance(i, int) or isinstance(i, bool) or not 1 <= i <= MAX_CLIENT_ID:
-            raise ConfigurationError(f"client ids must be integers in [1, 2^32 - 2], got {i!r}")
+        checks.integer("client ids", i, error=ConfigurationError, low=1, high=MAX_CLIENT_ID)

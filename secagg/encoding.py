@@ -19,16 +19,15 @@ from typing import cast
 import numpy as np
 from numpy.typing import NDArray
 
+from fedsecure import checks
 from secagg.errors import EncodingError
 
 MAX_MODULUS_BITS = 64
 
 
-def check_modulus_bits(bits: int) -> int:
+def check_modulus_bits(bits: object) -> int:
     """Validate a ring size ``2^bits``; returns it."""
-    if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= MAX_MODULUS_BITS:
-        raise EncodingError(f"modulus_bits must be an integer in [2, {MAX_MODULUS_BITS}], got {bits!r}")
-    return bits
+    return checks.integer("modulus_bits", bits, error=EncodingError, low=2, high=MAX_MODULUS_BITS)
 
 
 @dataclass(frozen=True)
@@ -46,32 +45,51 @@ class FixedPointCodec:
 
     def __post_init__(self) -> None:
         check_modulus_bits(self.modulus_bits)
-        if not (isinstance(self.clip, (int, float)) and math.isfinite(self.clip) and self.clip > 0):
-            raise EncodingError(f"clip must be a positive finite number, got {self.clip!r}")
-        if not isinstance(self.max_clients, int) or self.max_clients < 1:
-            raise EncodingError(f"max_clients must be a positive integer, got {self.max_clients!r}")
+        object.__setattr__(self, "clip", checks.real("clip", self.clip, error=EncodingError, low=0.0, low_open=True))
+        object.__setattr__(
+            self, "max_clients", checks.integer("max_clients", self.max_clients, error=EncodingError, low=1)
+        )
         limit = self.signed_limit
-        if self.scale is None:
-            scale = 2.0 ** (math.floor(math.log2(limit / (self.max_clients * self.clip))) + 1)
-            while self.max_clients * self._peak(scale) > limit:
-                scale /= 2
-            if self._peak(scale) < 1:
-                raise EncodingError(
-                    f"{self.max_clients} clients cannot fit in {self.modulus_bits} bits: the ring holds sums "
-                    f"up to +-{limit}, less than one unit per client"
-                )
-            object.__setattr__(self, "scale", scale)
-        elif not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
-            raise EncodingError(f"scale must be a positive finite number, got {self.scale!r}")
-        elif self.max_clients * self._peak(self.scale) > limit:
+        if self.max_clients > limit:
             raise EncodingError(
-                f"scale {self.scale} is too fine: {self.max_clients} clients with clip {self.clip} would wrap "
+                f"{self.max_clients} clients cannot fit in {self.modulus_bits} bits: the ring holds sums "
+                f"up to +-{limit}, less than one unit per client"
+            )
+        if self.scale is None:
+            object.__setattr__(self, "scale", self._finest_scale(limit // self.max_clients))
+        else:
+            object.__setattr__(self, "scale", self._checked_scale(self.scale, limit))
+
+    def _checked_scale(self, scale: object, limit: int) -> float:
+        value = checks.real("scale", scale, error=EncodingError, low=0.0, low_open=True)
+        peak = self._peak(value)
+        if peak is None or self.max_clients * peak > limit:
+            raise EncodingError(
+                f"scale {scale} is too fine: {self.max_clients} clients with clip {self.clip} would wrap "
                 f"a {self.modulus_bits}-bit ring"
             )
+        return value
 
-    def _peak(self, scale: float) -> int:
-        """Largest magnitude one encoded coordinate can take (rounding is monotone, so exact)."""
-        return int(np.rint(np.float64(self.clip) * np.float64(scale)))
+    def _finest_scale(self, per_client: int) -> float:
+        """The largest power of two ``2^e`` with ``round(clip * 2^e) <= per_client``, computed exactly."""
+        _, exponent = math.frexp(self.clip)  # clip = f * 2^exponent, 1/2 <= f < 1
+        e = per_client.bit_length() - exponent
+        while round(math.ldexp(self.clip, e)) > per_client:
+            e -= 1
+        if round(math.ldexp(self.clip, e)) < 1:
+            raise EncodingError(f"clip {self.clip} leaves less than one unit per client in {self.modulus_bits} bits")
+        try:
+            return math.ldexp(1.0, e)
+        except OverflowError:
+            raise EncodingError(
+                f"clip {self.clip} is too small: the scale it needs, 2^{e}, is not a finite float"
+            ) from None
+
+    def _peak(self, scale: float) -> int | None:
+        """Largest magnitude one encoded coordinate can take (rounding is monotone, so exact);
+        ``None`` when ``clip * scale`` is not a finite float."""
+        product = self.clip * scale
+        return round(product) if math.isfinite(product) else None
 
     @property
     def signed_limit(self) -> int:

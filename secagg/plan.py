@@ -20,9 +20,9 @@ and :meth:`SessionPlan.threat_model` says what a deviating server could do.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
+from fedsecure import checks
 from secagg.errors import ConfigurationError
 from secagg.graph import default_threshold
 
@@ -102,10 +102,4 @@ def plan_session(
 
 
 def _count(name: str, value: object, low: int) -> int:
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ConfigurationError(f"{name} must be an integer, got {value!r}") from None
-    if isinstance(value, bool) or number < low:
-        raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
-    return number
+    return checks.integer(name, value, error=ConfigurationError, low=low)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secagg import ConfigurationError, InvalidMessageError
-from secagg.shamir import FIELD, ShamirField, reconstruct_secret, split_secret
+from secagg import ConfigurationError, ForgedSharesError, InvalidMessageError
+from secagg.reed_solomon import decode
+from secagg.shamir import FIELD, ShamirField, reconstruct_secret, recover_secret, split_secret
 
 
 @settings(max_examples=40, deadline=None)
@@ -69,3 +70,42 @@ def test_bad_parameters() -> None:
         split_secret(bytes(31), [1, 2], 2)
     with pytest.raises(ConfigurationError):
         FIELD.split(1, [0, 1], 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 30), data=st.data())
+def test_reed_solomon_corrects_up_to_half_the_redundancy(m: int, data: st.DataObject) -> None:
+    """Shares with at most floor((m - t) / 2) errors decode to the secret, naming exactly the wrong ones."""
+    t = data.draw(st.integers(1, m), label="threshold")
+    holders = data.draw(st.lists(st.integers(1, 2**32 - 2), min_size=m, max_size=m, unique=True), label="holders")
+    secret = secrets.randbelow(FIELD.prime)
+    points = FIELD.split(secret, holders, t)
+    wrong = data.draw(st.sets(st.sampled_from(holders), max_size=(m - t) // 2), label="wrong")
+    for x in wrong:
+        points[x] = (points[x] + 1 + secrets.randbelow(FIELD.prime - 1)) % FIELD.prime
+    decoded = decode(points, t, FIELD.prime)
+    assert decoded is not None
+    assert decoded.secret == secret
+    assert set(decoded.wrong) == wrong
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(2, 20), data=st.data())
+def test_reed_solomon_never_returns_a_polynomial_far_from_the_shares(m: int, data: st.DataObject) -> None:
+    """Beyond the bound decoding may fail, but whatever it returns agrees with all but (m - t) / 2 shares."""
+    t = data.draw(st.integers(1, m - 1), label="threshold")
+    points = {x: secrets.randbelow(FIELD.prime) for x in range(1, m + 1)}
+    decoded = decode(points, t, FIELD.prime)
+    if decoded is not None:
+        assert 2 * len(decoded.wrong) <= m - t
+
+
+def test_recovery_checks_the_secret_and_names_forgers() -> None:
+    secret = secrets.token_bytes(32)
+    shares = split_secret(secret, range(1, 8), 3)
+    shares[1] = FIELD.encode_share((FIELD.decode_share(shares[1]) + 5) % FIELD.prime)
+    shares[2] = b"\xff" * FIELD.share_bytes  # not even a field element
+    recovery = recover_secret(shares, 3, lambda s: s == secret, owner=9, what="seed")
+    assert recovery.secret == secret and recovery.forged == (1, 2)
+    with pytest.raises(ForgedSharesError, match="client 9 is the suspect"):
+        recover_secret(split_secret(secret, range(1, 8), 3), 3, lambda s: False, owner=9, what="seed")
