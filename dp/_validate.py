@@ -7,6 +7,8 @@ from typing import Any
 from dp.errors import InvalidParameterError
 from fedsecure import checks
 
+MAX_DIMENSION = 2**31
+"""Largest vector a mechanism takes: the length secure aggregation frames carry (``secagg``'s limit)."""
 MAX_COMPOSITIONS = 2**53
 """Most repetitions of one event an accountant takes: counts stay exact in float64 arithmetic."""
 

@@ -29,7 +29,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from dp import rotation
-from dp._validate import check_int, check_real
+from dp._validate import MAX_DIMENSION, check_int, check_real
 from dp.calibration import calibrate_noise
 from dp.clipping import clip_l2
 from dp.csprng import CsprngSource
@@ -66,7 +66,7 @@ class DistributedIntegerMechanism(ABC):
         check_real("l2_clip", self.l2_clip, low=0.0, low_open=True)
         check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True)
         check_int("modulus_bits", self.modulus_bits, low=2, high=62)
-        check_int("dimension", self.dimension, low=1)
+        check_int("dimension", self.dimension, low=1, high=MAX_DIMENSION)
         check_int("expected_clients", self.expected_clients, low=1)
         check_real("beta", self.beta, low=0.0, high=1.0, high_open=True)
         check_real("headroom_stddevs", self.headroom_stddevs, low=0.0, low_open=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dp._validate import check_count, check_int, check_real
+from dp._validate import MAX_DIMENSION, check_count, check_int, check_real
 from dp.errors import InvalidParameterError
 
 
@@ -114,7 +114,7 @@ class DiscreteGaussianSumEvent(Event):
         check_real("sigma", self.sigma, low=0.0, low_open=True)
         check_real("l2_sensitivity", self.l2_sensitivity, low=0.0, low_open=True)
         check_real("l1_sensitivity", self.l1_sensitivity, low=0.0, low_open=True)
-        check_int("dimension", self.dimension, low=1)
+        check_int("dimension", self.dimension, low=1, high=MAX_DIMENSION)
         check_int("num_clients", self.num_clients, low=1)
 
 

@@ -11,7 +11,10 @@ Bad arguments end with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -56,8 +59,15 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {text}")
     return value
 
 
@@ -103,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--local-epochs", type=_positive_int, default=3)
     train.add_argument("--batch-size", type=_positive_int, default=16)
     train.add_argument("--lr", type=_positive_float, default=0.3, help="client learning rate")
-    train.add_argument("--server-lr", type=float, default=1.0)
-    train.add_argument("--server-momentum", type=float, default=0.0)
-    train.add_argument("--dropout", type=float, default=0.0, help="fraction of sampled clients dropping each round")
+    train.add_argument("--server-lr", type=_positive_float, default=1.0)
+    train.add_argument("--server-momentum", type=_fraction, default=0.0)
+    train.add_argument("--dropout", type=_fraction, default=0.0, help="fraction of sampled clients dropping each round")
     train.add_argument(
         "--drop-stage",
         type=_stage,
@@ -136,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--clip", type=_positive_float, default=0.25, help="DP per-client L2 clip of the update")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--seeded-sampling",
+        action="store_true",
+        help="sample clients from the seeded PRNG even under DP (reproducible; the epsilon then assumes a secret"
+        " sample this run did not have)",
+    )
     train.add_argument("--out", type=Path, default=Path("runs/latest"))
     train.add_argument("--no-baseline", action="store_true", help="skip the plaintext FedAvg run used for comparison")
     account = sub.add_parser("account", help="DP-FedAvg epsilon, or the noise for a target")
@@ -176,6 +192,7 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
         drop_stage=args.drop_stage,
         sampling=sampling,
         seed=args.seed,
+        seeded_sampling=args.seeded_sampling,
     )
     # Poisson sampling may draw more than clients_per_round: size the protocols for everyone.
     capacity = per_round if sampling == "fixed" else args.clients
@@ -216,13 +233,43 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
     return data, config, build_aggregator(args.backend, options), privacy
 
 
+OUTPUTS = ("history.json", "baseline.json", "history.png")
+
+
+def _prepare_output(out: Path) -> None:
+    """Create ``out`` and prove every output file can be written there, before round 1.
+
+    On failure nothing is left behind: the directories this created are removed again.
+    """
+    created: list[Path] = []
+    try:
+        for directory in reversed([p for p in (out, *out.parents) if not p.exists()]):
+            directory.mkdir()
+            created.append(directory)
+        if not out.is_dir():
+            raise UsageError(f"--out {out} is not a directory")
+        for name in OUTPUTS:
+            target = out / name
+            if target.exists() and not (target.is_file() and os.access(target, os.W_OK)):
+                raise UsageError(f"cannot write {target}: it exists and is not a writable file")
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".fedsecure-write-test-"):
+            pass
+    except (OSError, UsageError) as exc:
+        for directory in reversed(created):
+            directory.rmdir()
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+
+
 def _train(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     try:
         data, config, aggregator, privacy = _setup(args)
-        args.out.mkdir(parents=True, exist_ok=True)
     except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from exc
+    _prepare_output(args.out)
+    print(f"threat model: {aggregator.threat_model()}", file=sys.stderr)
 
     def run(agg: SecureAggregator, priv: Privacy, label: str) -> History:
         model = build_model(args.model, data.num_features, data.num_classes, seed=args.seed)

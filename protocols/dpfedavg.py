@@ -35,6 +35,7 @@ class _DPFedAvg(ABC):
     """What both noise placements share: equal weights, clipping, accounting."""
 
     name = "dp"
+    accounts_sampling = True
 
     def __init__(self, l2_clip: float, noise_multiplier: float, delta: float, accountant: str) -> None:
         if not 0.0 < delta < 1.0:

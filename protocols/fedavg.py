@@ -9,7 +9,12 @@ privacy side through any `Privacy`; the loop branches on neither.
 
 Client sampling is either a fixed-size uniform subset (McMahan et al. 2017)
 or Poisson, each client independently with q = clients_per_round / N, as
-DP-FedAvg's accounting assumes (McMahan et al., ICLR 2018, Sec. 2).
+DP-FedAvg's accounting assumes (McMahan et al., ICLR 2018, Sec. 2). That
+accounting credits amplification by sampling, which holds only if nobody can
+predict the sample: whenever a DP mechanism accounts a sampling rate below 1
+the sample is drawn from the OS CSPRNG (`secrets`). `FedAvgConfig.seeded_sampling`
+keeps the seeded sampler for reproducible simulations, and the history then
+records that its epsilon assumes a secret sample the run did not have.
 
 Dropouts: each round a fraction of the sampled clients drops at a chosen
 protocol stage. A round whose aggregator aborts (too few survivors for its
@@ -18,6 +23,8 @@ threshold) is recorded as skipped and leaves the model unchanged.
 
 from __future__ import annotations
 
+import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -46,6 +53,7 @@ class FedAvgConfig:
     drop_stage: Stage = Stage.MASKED_INPUT
     sampling: str = "fixed"
     seed: int = 0
+    seeded_sampling: bool = False
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -54,8 +62,11 @@ class FedAvgConfig:
             raise ValueError(f"clients_per_round must be >= 1, got {self.clients_per_round}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.server_lr > 0 or not 0.0 <= self.server_momentum < 1.0:
-            raise ValueError("server_lr must be > 0 and server_momentum in [0, 1)")
+        if not (math.isfinite(self.server_lr) and self.server_lr > 0) or not 0.0 <= self.server_momentum < 1.0:
+            raise ValueError(
+                f"server_lr must be finite and > 0 and server_momentum in [0, 1), got {self.server_lr}, "
+                f"{self.server_momentum}"
+            )
         if self.sampling not in ("fixed", "poisson"):
             raise ValueError(f"sampling must be 'fixed' or 'poisson', got {self.sampling!r}")
 
@@ -100,17 +111,28 @@ class FedAvg:
         rate = self._per_round / len(self._population)
         self.sample_rate = rate if config.sampling == "poisson" or rate == 1.0 else None
         self.privacy.check(self.sample_rate)
+        amplified = self.privacy.accounts_sampling and self._per_round < len(self._population)
+        self._secret_sampling = amplified and not config.seeded_sampling
+        sampling_note = (
+            "secret (OS CSPRNG)"
+            if self._secret_sampling
+            else "seeded; the reported epsilon assumes a secret sample this run did not have"
+            if amplified
+            else "seeded (no privacy claim rests on it)"
+        )
         self._accuracy, _ = self._evaluate()
         self._epsilon: float | None = None
         self.history = History(
             config={
                 **config.as_dict(),
                 "aggregator": aggregator.name,
+                "threat_model": aggregator.threat_model(),
                 "privacy": self.privacy.name,
                 "privacy_params": self.privacy.describe(),
                 "dataset": data.name,
                 "clients": len(self._population),
                 "parameters": self.layout.size,
+                "client_sampling": sampling_note,
             },
             initial_accuracy=self._accuracy,
         )
@@ -119,10 +141,15 @@ class FedAvg:
         return evaluate(self.model, self.weights, self.layout, self.data.test_features, self.data.test_labels)
 
     def _sample(self) -> list[int]:
+        population, per_round = self._population, self._per_round
+        if self._secret_sampling:  # exact Bernoulli(per_round / N) and uniform subsets from the OS CSPRNG
+            if self.config.sampling == "poisson":
+                return [c for c in population if secrets.randbelow(len(population)) < per_round]
+            return sorted(secrets.SystemRandom().sample(population, per_round))
         if self.config.sampling == "poisson":
-            keep = self._rng.random(len(self._population)) < self._per_round / len(self._population)
-            return [c for c, k in zip(self._population, keep, strict=True) if k]
-        chosen = self._rng.choice(self._population, size=self._per_round, replace=False)
+            keep = self._rng.random(len(population)) < per_round / len(population)
+            return [c for c, k in zip(population, keep, strict=True) if k]
+        chosen = self._rng.choice(population, size=per_round, replace=False)
         return sorted(int(c) for c in chosen)
 
     def step(self) -> RoundRecord:

@@ -18,6 +18,9 @@ class Privacy(Protocol):
     """The privacy side of a FedAvg run, called by the driver in this order."""
 
     name: str
+    accounts_sampling: bool
+    """Whether the reported epsilon is amplified by client sampling, which assumes the sample is
+    secret: the driver then samples from the OS CSPRNG unless told otherwise."""
 
     def describe(self) -> dict[str, object]:
         """Parameters worth recording in the history (clip, noise, delta, ...)."""
@@ -52,6 +55,7 @@ class NoPrivacy:
     """FedAvg weighted by sample counts (McMahan et al., AISTATS 2017), no DP."""
 
     name = "none"
+    accounts_sampling = False
 
     def describe(self) -> dict[str, object]:
         return {}

@@ -64,6 +64,9 @@ def summary(history: History, baseline: History | None) -> str:
             f"(noise multiplier {params.get('noise_multiplier', 0):.3f}, "
             f"L2 clip {params.get('l2_clip')})"
         )
+        sampling = str(history.config.get("client_sampling", ""))
+        if sampling.startswith("seeded;"):
+            parts.append("epsilon assumes secret client sampling, but this run sampled with a seeded PRNG")
     if done:
         up = sum(r.bytes_up_per_client for r in done) / len(done)
         sec = sum(r.seconds["round"] for r in done) / len(done)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import dp
@@ -63,6 +63,11 @@ HOSTILE: list[Any] = [
 ]
 values = st.one_of(st.sampled_from(HOSTILE), st.integers(), st.floats())
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _large_valid_size(value: object) -> bool:
+    """A size that is legal but would allocate gigabytes (the limits themselves are fuzzed above 2^31)."""
+    return isinstance(value, int) and 2**16 < value <= 2**31
 
 
 def _typed_or_fine(call: Callable[[], object]) -> object:
@@ -254,6 +259,7 @@ def test_dp_accounting(noise: Any, rate: Any, steps: Any, delta: Any) -> None:
 @FUZZ
 @given(noise=values, dimension=values, granularity=values, vector=st.lists(values, max_size=4), clip=values)
 def test_dp_mechanisms(noise: Any, dimension: Any, granularity: Any, vector: list[Any], clip: Any) -> None:
+    assume(not _large_valid_size(dimension))
     _typed_or_fine(lambda: dp.GaussianMechanism(clip, noise, dimension, granularity))
     _typed_or_fine(lambda: dp.clip_l2(np.array(vector, dtype=object), clip))
 
@@ -261,6 +267,7 @@ def test_dp_mechanisms(noise: Any, dimension: Any, granularity: Any, vector: lis
 @FUZZ
 @given(noise=values, bits=values, dimension=values, clients=values, mechanism=st.sampled_from(["ddg", "skellam"]))
 def test_distributed_mechanisms(noise: Any, bits: Any, dimension: Any, clients: Any, mechanism: str) -> None:
+    assume(not _large_valid_size(dimension))
     kind = dp.DistributedDiscreteGaussian if mechanism == "ddg" else dp.DistributedSkellam
     made = _typed_or_fine(lambda: kind(1.0, noise, bits, dimension, clients, rotation_seed=bytes(32)))
     if made is not None:

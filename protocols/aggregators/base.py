@@ -82,6 +82,10 @@ class SecureAggregator(Protocol):
         dropouts: Mapping[int, Stage] | None = None,
     ) -> AggregationOutcome: ...
 
+    def threat_model(self) -> str:
+        """One sentence: who must be trusted for what, and what lies outside the guarantee."""
+        ...
+
 
 def check_inputs(
     updates: Mapping[int, np.ndarray],
@@ -142,6 +146,9 @@ class PlainAggregator:
         if min_clients < 1:
             raise AggregationError(f"min_clients must be >= 1, got {min_clients}")
         self.min_clients = min_clients
+
+    def threat_model(self) -> str:
+        return "plaintext FedAvg: the server sees every client's update (the unprotected baseline)"
 
     def aggregate(
         self,

@@ -68,6 +68,12 @@ class HEAggregator:
         self.weight_bound = weight_bound
         self.protect_weights = protect_weights
 
+    def threat_model(self) -> str:
+        return (
+            f"{self.name}: the server holds the public key only and adds ciphertexts; one key holder decrypts "
+            "the aggregate and could decrypt any single ciphertext it obtains, so it must not collude with the server"
+        )
+
     def aggregate(
         self,
         updates: Mapping[int, np.ndarray],

@@ -94,6 +94,9 @@ class SecAggAggregator:
         self.weight_bound = weight_bound
         self.protect_weights = protect_weights
 
+    def threat_model(self) -> str:
+        return self.session_plan.threat_model()
+
     def plan(self, clients: int) -> secagg.SessionPlan:
         """The session plan for a round with `clients` participants (`secagg.plan_session`).
 

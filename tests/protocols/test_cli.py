@@ -45,6 +45,12 @@ BAD = [
     (["account", "--rounds", "10", "--clients", "10"], "needs --noise or --epsilon"),
     (["account", "--rounds", "10", "--clients", "10", "--noise", "1", "--delta", "2"], "delta"),
     (["bogus"], "invalid choice"),
+    (["train", "--backend", "secagg", "--threshold", "1"], "threshold must lie in [2, 10]"),
+    (["train", "--backend", "secagg", "--active", "--threshold", "3"], "above half the 10 share holders"),
+    (["train", "--lr", "inf"], "--lr: must be finite"),
+    (["train", "--server-lr", "inf"], "--server-lr: must be finite"),
+    (["train", "--server-momentum", "1"], "--server-momentum: must lie in [0, 1)"),
+    (["train", "--dropout", "nan"], "--dropout: must lie in [0, 1)"),
 ]
 
 
@@ -52,12 +58,35 @@ BAD = [
 def test_bad_arguments_one_line_exit_2(
     argv: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    out = tmp_path / "run"
     with pytest.raises(SystemExit) as info:
-        code = main([*argv, "--out", str(tmp_path)] if argv[0] == "train" else argv)
+        code = main([*argv, "--out", str(out)] if argv[0] == "train" else argv)
         raise SystemExit(code)
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and fragment in err, err
+    assert not out.exists()  # nothing written
+
+
+def _unwritable_outputs(tmp_path: Path) -> list[tuple[Path, str]]:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    blocked = tmp_path / "blocked"
+    (blocked / "history.json").mkdir(parents=True)
+    return [
+        (a_file, "is not a directory"),
+        (a_file / "below", "Not a directory"),
+        (blocked, "history.json: it exists and is not a writable file"),
+    ]
+
+
+def test_unwritable_output_paths_are_refused_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for out, fragment in _unwritable_outputs(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        assert main(["train", "--rounds", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and fragment in err, err
+        assert "round" not in err and sorted(tmp_path.rglob("*")) == before
 
 
 def test_module_entry_point_reports_without_traceback() -> None:

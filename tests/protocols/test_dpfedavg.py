@@ -14,6 +14,7 @@ from protocols.dpfedavg import CentralDP, DistributedDP, build_privacy
 from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
 from protocols.flatten import Layout
 from protocols.models import build_model
+from protocols.report import summary
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +163,63 @@ def test_skellam_calibration_meets_the_target(data) -> None:
     model = build_model("logreg", data.num_features, data.num_classes)
     history, _ = run_fedavg(model, data, aggregator, FedAvgConfig(rounds=3, seed=0), privacy)
     assert 3.8 <= history.final_epsilon <= 4.0
+
+
+def _central(data, rate: float) -> CentralDP:
+    return build_privacy(
+        "central",
+        epsilon=None,
+        noise=1.0,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=3,
+        sample_rate=rate,
+        dimension=_dimension(data),
+        expected_clients=4,
+        modulus_bits=32,
+    )
+
+
+def _sampled(data, privacy, *, seeded: bool) -> tuple[list[list[int]], dict]:
+    config = FedAvgConfig(rounds=3, clients_per_round=4, sampling="poisson", seed=11, seeded_sampling=seeded)
+    model = build_model("logreg", data.num_features, data.num_classes)
+    history, _ = run_fedavg(model, data, PlainAggregator(), config, privacy)
+    return [r.sampled for r in history.rounds], history.config
+
+
+def test_dp_client_sampling_is_secret(data) -> None:
+    """The accountant credits amplification by sampling (q = 1/2): the sample must not follow from the seed.
+    Two runs with one seed drawing the same three Poisson samples of 8 clients has probability 2^-24."""
+    first, config = _sampled(data, _central(data, 0.5), seeded=False)
+    second, _ = _sampled(data, _central(data, 0.5), seeded=False)
+    assert first != second
+    assert config["client_sampling"] == "secret (OS CSPRNG)"
+
+
+def test_seeded_dp_sampling_is_reproducible_and_says_what_it_assumes(data) -> None:
+    first, config = _sampled(data, _central(data, 0.5), seeded=True)
+    second, _ = _sampled(data, _central(data, 0.5), seeded=True)
+    assert first == second
+    assert "assumes a secret sample" in config["client_sampling"]
+    history = run_fedavg(
+        build_model("logreg", data.num_features, data.num_classes),
+        data,
+        PlainAggregator(),
+        FedAvgConfig(rounds=1, clients_per_round=4, sampling="poisson", seeded_sampling=True),
+        _central(data, 0.5),
+    )[0]
+    assert "seeded PRNG" in summary(history, None)
+
+
+def test_sampling_without_a_privacy_claim_stays_seeded(data) -> None:
+    config = FedAvgConfig(rounds=3, clients_per_round=4, sampling="poisson", seed=11)
+    runs = [
+        [
+            r.sampled
+            for r in run_fedavg(
+                build_model("logreg", data.num_features, data.num_classes), data, PlainAggregator(), config
+            )[0].rounds
+        ]
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]

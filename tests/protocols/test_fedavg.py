@@ -35,6 +35,9 @@ class Recording:
         self.calls.append((dict(updates), dict(weights), dict(dropouts or {})))
         return self.inner.aggregate(updates, weights, dropouts)
 
+    def threat_model(self) -> str:
+        return self.inner.threat_model()
+
 
 @pytest.fixture(scope="module")
 def data():
