@@ -217,8 +217,9 @@ class Server:
         seeds = {u: self._recover_seed(u, shares) for u, shares in seed_shares.items()}
         keys = {v: self._recover_key(v, shares) for v, shares in key_shares.items()}
         reconstructed = time.perf_counter()
-        dropped_keys = {v: crypto.x25519_from_private(recovery.secret) for v, recovery in keys.items()}
-        forged = sorted({sender for r in [*seeds.values(), *keys.values()] for sender in r.forged})
+        dropped_keys = {v: private for v, (_, private) in keys.items()}
+        recoveries = [*seeds.values(), *(recovery for recovery, _ in keys.values())]
+        forged = sorted({sender for recovery in recoveries for sender in recovery.forged})
 
         # u applied +p_{u,v} if adds_pairwise_mask(u, v), else -p_{u,v}: remove exactly that.
         added: list[bytes] = []
@@ -275,12 +276,17 @@ class Server:
             lambda seed: hmac.compare_digest(self_mask_commitment(seed, self.config, owner), commitment),
         )
 
-    def _recover_key(self, owner: int, shares: Mapping[int, bytes]) -> Recovery:
-        """s_v^SK, checked against the advertised s_v^PK."""
+    def _recover_key(self, owner: int, shares: Mapping[int, bytes]) -> tuple[Recovery, crypto.X25519PrivateKey]:
+        """s_v^SK, checked against the advertised s_v^PK; returns the key object the check built."""
         public = self._keys[owner].s_public
-        return self._recover(
-            owner,
-            shares,
-            "mask key",
-            lambda key: crypto.public_bytes(crypto.x25519_from_private(key)) == public,
-        )
+        accepted: dict[bytes, crypto.X25519PrivateKey] = {}
+
+        def matches_public_key(secret: bytes) -> bool:
+            private = crypto.x25519_from_private(secret)
+            if crypto.public_bytes(private) != public:
+                return False
+            accepted[secret] = private
+            return True
+
+        recovery = self._recover(owner, shares, "mask key", matches_public_key)
+        return recovery, accepted[recovery.secret]

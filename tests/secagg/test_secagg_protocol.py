@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secagg import ConfigurationError, Stage, TooFewSurvivorsError, default_threshold, simulate
+from secagg import ConfigurationError, Stage, TooFewSurvivorsError, default_threshold, plan_session, simulate
 from secagg.envelope import ENVELOPE_BYTES
 
 from secagg_testing import plain_sum, random_inputs
@@ -160,3 +160,21 @@ def test_bad_inputs() -> None:
         simulate({u: np.zeros(3) for u in (1, 2, 3)}, threshold=2)
     with pytest.raises(ConfigurationError, match="ids"):
         simulate({0: np.zeros(3, np.uint64), 1: np.zeros(3, np.uint64)}, threshold=2)
+
+
+def test_the_active_setting_refuses_thresholds_a_deviating_server_could_beat() -> None:
+    """At t <= h/2 a server sending different unmask requests to different holders gets t shares of both
+    secrets of one client: refused in the active setting, for the complete graph and per SecAgg+ neighbourhood."""
+    with pytest.raises(ConfigurationError, match="above half the 10 share holders"):
+        plan_session(10, threshold=5, active=True)
+    with pytest.raises(ConfigurationError, match="above half the 7 share holders"):
+        plan_session(40, degree=6, threshold=3, active=True)
+    assert plan_session(40, degree=6, active=True).threshold == 5
+
+
+def test_a_weak_honest_but_curious_threshold_is_legal_but_says_what_it_allows() -> None:
+    weak = plan_session(10, threshold=2)
+    assert not weak.resists_deviating_server
+    assert "can read any client's input" in weak.threat_model()
+    strong = plan_session(10, threshold=6)
+    assert strong.resists_deviating_server and "at least 2 colluding holders" in strong.threat_model()
