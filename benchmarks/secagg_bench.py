@@ -42,6 +42,7 @@ class Case:
     degree: int | None
     dropout: float = 0.1
     modulus_bits: int = 32
+    active: bool = False
 
 
 def sparse_degree(n: int) -> int | None:
@@ -59,6 +60,7 @@ def cases(quick: bool) -> list[Case]:
         Case("n100_m100k_complete", 100, 100_000, None),
         Case("n20_m1M_complete", 20, 1_000_000, None),
         Case("n100_m100k_degree14_20bit", 100, 100_000, 14, modulus_bits=20),
+        Case("n100_m100k_degree14_active", 100, 100_000, 14, active=True),
         *scaling,
     ]
 
@@ -86,10 +88,11 @@ def run_ours(case: Case, rng: np.random.Generator) -> dict[str, Any]:
     started = time.perf_counter()
     result = secagg.simulate(
         {u: codec.encode(x) for u, x in updates.items()},
-        threshold=secagg.default_threshold(holders),
+        threshold=secagg.default_threshold(holders, case.active),
         degree=case.degree,
         dropouts=dropouts,
         modulus_bits=case.modulus_bits,
+        active=case.active,
         seed=0,
     )
     wall = time.perf_counter() - started
@@ -140,6 +143,7 @@ def run_case(case: Case, flower_budget: float | None) -> dict[str, Any]:
         "degree": case.degree if case.degree is not None else "complete",
         "dropout": case.dropout,
         "modulus_bits": case.modulus_bits,
+        "active": case.active,
         "ours": ours,
         "floor": {"client_prg_s": client_floor, "server_prg_s": server_floor},
         "client_vs_floor": ours["client_mask_s"] / client_floor,
@@ -147,6 +151,11 @@ def run_case(case: Case, flower_budget: float | None) -> dict[str, Any]:
     }
     if flower_peer.flower_version() is None:
         line["flower"] = None
+        return line
+    if case.active:
+        line["flower"] = {
+            "skipped": "Flower's SecAgg+ has no active-server setting (no signatures, no consistency check)"
+        }
         return line
     if case.modulus_bits <= 22:
         line["flower"] = {"skipped": "Flower quantizes to 2^22 levels, so its ring must exceed 22 bits"}
