@@ -20,7 +20,7 @@ from secagg.messages import (
     UnmaskingShares,
     UnmaskRequest,
 )
-from secagg.shamir import FIELD
+from secagg.shamir import FIELD, _lagrange_at_zero
 
 from secagg_testing import Harness, plain_sum
 
@@ -110,8 +110,10 @@ def test_a_client_whose_commitment_disagrees_with_its_shares_is_the_suspect() ->
     data=st.data(),
 )
 def test_any_correctable_set_of_liars_leaves_the_sum_exact(n: int, data: st.DataObject) -> None:
-    """Up to floor((m - t) / 2) liars per secret, anywhere: exact sum. Liars are named once their shares
-    matter: when one sits among the t lowest ids the fast path would use, decoding names all of them."""
+    """Up to floor((m - t) / 2) liars per secret, anywhere: exact sum. Liars are named once their lies
+    matter: when the t lowest-id shares (the fast path) interpolate to a wrong seed, decoding names them
+    all. Each lie adds 1 to a share, so the fast path is wrong exactly when the liars' Lagrange
+    coefficients at zero do not cancel (they can: 1 and 4 among holders 1..5 have +5 and -5)."""
     threshold = data.draw(st.integers(2, n - 2), label="threshold")
     h = Harness(n, threshold)
     answers = _unmask_answers(h)
@@ -121,8 +123,10 @@ def test_any_correctable_set_of_liars_leaves_the_sum_exact(n: int, data: st.Data
     answers = [_forge(h, a, self_mask_of=victim) if a.sender in liars else a for a in answers]
     outcome = h.server.unmask(answers)
     assert np.array_equal(outcome.total, _expected(h, outcome.included))
-    fast_path = sorted(a.sender for a in answers)[:threshold]
-    assert outcome.forged_shares_from == (tuple(sorted(liars)) if liars & set(fast_path) else ())
+    fast_path = tuple(sorted(a.sender for a in answers)[:threshold])
+    weights = dict(zip(fast_path, _lagrange_at_zero(FIELD.prime, fast_path), strict=True))
+    fast_path_wrong = sum(weights.get(liar, 0) for liar in liars) % FIELD.prime != 0
+    assert outcome.forged_shares_from == (tuple(sorted(liars)) if fast_path_wrong else ())
 
 
 def _two_sessions(active: bool) -> tuple[Harness, Harness]:
