@@ -10,62 +10,48 @@ protection scheme is reached through one interface, `SecureAggregator`
     model = build_model("logreg", data.num_features, data.num_classes)
     history, weights = run_fedavg(model, data, SecAggAggregator(10, degree=6),
                                   FedAvgConfig(rounds=10, dropout=0.1))
+
+Every name below is imported on first use, so ``import protocols.flower`` (a Flower
+ClientApp's start) loads neither torch nor scikit-learn nor TenSEAL.
 """
 
-from protocols.aggregators.base import (
-    AggregationAborted,
-    AggregationError,
-    AggregationOutcome,
-    Cost,
-    PlainAggregator,
-    SecureAggregator,
-    Stage,
-)
-from protocols.aggregators.homomorphic import HEAggregator, ckks_aggregator, paillier_aggregator
-from protocols.aggregators.masking import SecAggAggregator, default_degree
-from protocols.datasets import ClientData, DatasetError, FederatedDataset, load_federated
-from protocols.dpfedavg import CentralDP, DistributedDP, build_privacy
-from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
-from protocols.flatten import Layout, LayoutError, from_vector, to_vector
-from protocols.history import History, RoundRecord
-from protocols.local import LocalConfig
-from protocols.models import bench_mlp, build_model
-from protocols.privacy import NoPrivacy, Privacy
-from protocols.step import aggregate_state_dicts
+from protocols._lazy import lazy_exports
 
-__all__ = [
-    "AggregationAborted",
-    "AggregationError",
-    "AggregationOutcome",
-    "CentralDP",
-    "ClientData",
-    "Cost",
-    "DatasetError",
-    "DistributedDP",
-    "Stage",
-    "FedAvg",
-    "FedAvgConfig",
-    "FederatedDataset",
-    "HEAggregator",
-    "History",
-    "Layout",
-    "LayoutError",
-    "LocalConfig",
-    "NoPrivacy",
-    "PlainAggregator",
-    "Privacy",
-    "RoundRecord",
-    "SecAggAggregator",
-    "SecureAggregator",
-    "aggregate_state_dicts",
-    "bench_mlp",
-    "build_privacy",
-    "build_model",
-    "ckks_aggregator",
-    "default_degree",
-    "from_vector",
-    "load_federated",
-    "paillier_aggregator",
-    "run_fedavg",
-    "to_vector",
-]
+_EXPORTS = {
+    "AggregationAborted": "protocols.aggregators.base",
+    "AggregationError": "protocols.aggregators.base",
+    "AggregationOutcome": "protocols.aggregators.base",
+    "CentralDP": "protocols.dpfedavg",
+    "ClientData": "protocols.datasets",
+    "Cost": "protocols.aggregators.base",
+    "DatasetError": "protocols.datasets",
+    "DistributedDP": "protocols.dpfedavg",
+    "FedAvg": "protocols.fedavg",
+    "FedAvgConfig": "protocols.fedavg",
+    "FederatedDataset": "protocols.datasets",
+    "HEAggregator": "protocols.aggregators.homomorphic",
+    "History": "protocols.history",
+    "Layout": "protocols.flatten",
+    "LayoutError": "protocols.flatten",
+    "LocalConfig": "protocols.local",
+    "NoPrivacy": "protocols.privacy",
+    "PlainAggregator": "protocols.aggregators.base",
+    "Privacy": "protocols.privacy",
+    "RoundRecord": "protocols.history",
+    "SecAggAggregator": "protocols.aggregators.masking",
+    "SecureAggregator": "protocols.aggregators.base",
+    "Stage": "protocols.aggregators.base",
+    "aggregate_state_dicts": "protocols.step",
+    "bench_mlp": "protocols.models",
+    "build_model": "protocols.models",
+    "build_privacy": "protocols.dpfedavg",
+    "ckks_aggregator": "protocols.aggregators.homomorphic",
+    "default_degree": "protocols.aggregators.masking",
+    "from_vector": "protocols.flatten",
+    "load_federated": "protocols.datasets",
+    "paillier_aggregator": "protocols.aggregators.homomorphic",
+    "run_fedavg": "protocols.fedavg",
+    "to_vector": "protocols.flatten",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,13 +1,21 @@
-"""Our secure aggregation inside Flower (flwr >= 1.20): a drop-in for Flower's SecAgg+.
+"""Our secure aggregation inside Flower (flwr 1.42): a drop-in for Flower's SecAgg+.
 
 Server: ``DefaultWorkflow(fit_workflow=SecAggWorkflow(...))`` where Flower's
 ``SecAggPlusWorkflow`` would go. Clients: ``ClientApp(client_fn, mods=[secagg_mod])``
 where ``secaggplus_mod`` would go. Importing this package imports flwr (the
-``peers`` extra); ``import protocols`` does not.
+``flower`` extra); ``import protocols`` does not. Names load on first use, so a
+ClientApp importing the mod loads neither the server side nor the FedAvg driver.
 """
 
-from protocols.flower.mod import Identity, make_secagg_mod, secagg_mod
-from protocols.flower.session import OUTCOME_RECORD, SessionSetup
-from protocols.flower.workflow import SecAggWorkflow
+from protocols._lazy import lazy_exports
 
-__all__ = ["OUTCOME_RECORD", "Identity", "SecAggWorkflow", "SessionSetup", "make_secagg_mod", "secagg_mod"]
+_EXPORTS = {
+    "Identity": "protocols.flower.mod",
+    "OUTCOME_RECORD": "protocols.flower.session",
+    "SecAggWorkflow": "protocols.flower.workflow",
+    "SessionSetup": "protocols.flower.session",
+    "make_secagg_mod": "protocols.flower.mod",
+    "secagg_mod": "protocols.flower.mod",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
