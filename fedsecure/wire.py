@@ -54,6 +54,8 @@ class Kind(enum.IntEnum):
     UNMASK_REQUEST = 8
     UNMASKING_SHARES = 9
     CLIENT_STATE = 10
+    # protocols.flower: the public description of a session, sent as it opens.
+    SESSION_SETUP = 11
     # he: public keys / contexts and ciphertexts of both schemes.
     CKKS_PUBLIC = 32
     CKKS_CIPHERTEXT = 33

@@ -78,6 +78,11 @@ class Client:
         self._inbox: dict[int, bytes] = {}
         self._signed_survivors: tuple[int, ...] | None = None
 
+    @property
+    def expecting(self) -> Stage | None:
+        """The round this client runs next (``None`` once it has answered the unmask request)."""
+        return self._stages.expecting
+
     def export_state(self) -> bytes:
         """The client's state between rounds as bytes (see :mod:`secagg.client_state`).
 

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -22,27 +23,11 @@ from numpy.typing import NDArray
 from secagg import crypto
 from secagg.client import Client
 from secagg.config import SessionConfig
-from secagg.envelope import Upload
+from secagg.coordinator import Coordinator, act, incoming
 from secagg.errors import ConfigurationError
-from secagg.messages import (
-    AdvertiseKeys,
-    ConsistencySignature,
-    EncryptedShares,
-    KeyDirectory,
-    MaskedInput,
-    ShareInbox,
-    SurvivorList,
-    UnmaskingShares,
-    UnmaskRequest,
-)
-from secagg.server import Server
 from secagg.stage import Stage
 
 T = TypeVar("T")
-
-
-Parsed = TypeVar("Parsed", bound=Upload)
-In = TypeVar("In")
 
 
 @dataclass(frozen=True)
@@ -140,97 +125,31 @@ def simulate(
     signing = {u: crypto.generate_signing_key() for u in ids} if active else {}
     verify = {u: key.public_key() for u, key in signing.items()} if active else None
     clients = {u: Client(u, config, signing_key=signing.get(u), verify_keys=verify) for u in ids}
-    server = Server(config, verify_keys=verify)
+    coordinator = Coordinator(config, verify_keys=verify)
     ledger = _Ledger()
     vectors = {_client_id(u): v for u, v in inputs.items()}
-
-    def speaks(u: int, stage: Stage) -> bool:
-        return u not in schedule or schedule[u] > stage
-
-    def upload(
-        stage: Stage,
-        senders: list[int],
-        parse: Callable[[int], In],
-        act: Callable[[int, In], Upload],
-    ) -> dict[int, bytes]:
-        """Each sender still online parses what it got, runs its round and serializes the reply."""
-        frames = {}
-        for u in senders:
-            if speaks(u, stage):
-                started = time.perf_counter()
-                incoming = parse(u)
-                parsed = time.perf_counter()
-                outgoing = act(u, incoming)
-                acted = time.perf_counter()
-                frame = outgoing.to_bytes(config)
-                ledger.client(stage, compute=acted - parsed, wire=parsed - started + time.perf_counter() - acted)
-                ledger.sent[u] += len(frame)
-                frames[u] = frame
-        return frames
-
-    def deliver(frames: Mapping[int, bytes]) -> None:
-        for u, frame in frames.items():
-            ledger.received[u] += len(frame)
-
+    masked_input_bytes = 0
     for u in ids:
         ledger.sent[u] += 0
 
-    def serve(stage: Stage, kind: type[Parsed], frames: dict[int, bytes], step: Callable[[list[Parsed]], T]) -> T:
-        """The server parses what arrived for ``stage``, each frame against its sender, and runs its step."""
-        return ledger.server(stage, lambda: step([kind.from_bytes(f, config, sender=u) for u, f in frames.items()]))
-
-    def frames(messages: Mapping[int, KeyDirectory | ShareInbox]) -> dict[int, bytes]:
-        return {u: m.to_bytes(config) for u, m in messages.items()}
-
-    stage = Stage.ADVERTISE_KEYS
-    up = upload(stage, ids, lambda u: None, lambda u, _: clients[u].advertise_keys())
-    down = serve(stage, AdvertiseKeys, up, lambda msgs: frames(server.advertise_keys(msgs)))
-    deliver(down)
-
-    stage = Stage.SHARE_KEYS
-    up = upload(
-        stage,
-        list(down),
-        lambda u: KeyDirectory.from_bytes(down[u], config, receiver=u),
-        lambda u, directory: clients[u].share_keys(directory),
-    )
-    down = serve(stage, EncryptedShares, up, lambda msgs: frames(server.share_keys(msgs)))
-    deliver(down)
-
-    stage = Stage.MASKED_INPUT
-    up = upload(
-        stage,
-        list(down),
-        lambda u: ShareInbox.from_bytes(down[u], config, receiver=u),
-        lambda u, inbox: clients[u].masked_input(inbox, np.asarray(vectors[u])),
-    )
-    masked_input_bytes = len(next(iter(up.values()))) if up else 0
-    survivors = serve(stage, MaskedInput, up, server.masked_input)
-
-    if active:
-        stage = Stage.CONSISTENCY_CHECK
-        frame = survivors.to_bytes(config)
-        deliver({u: frame for u in survivors.survivors})
-        up = upload(
-            stage,
-            list(survivors.survivors),
-            lambda u: SurvivorList.from_bytes(frame, config, receiver=u),
-            lambda u, survivor_list: clients[u].consistency_check(survivor_list),
-        )
-        serve(stage, ConsistencySignature, up, server.consistency_check)
-
-    stage = Stage.UNMASKING
-    request, recipients = server.unmask_request()
-    frame = request.to_bytes(config)
-    deliver({u: frame for u in recipients})
-    up = upload(
-        stage,
-        list(recipients),
-        lambda u: UnmaskRequest.from_bytes(frame, config, receiver=u),
-        lambda u, unmask_request: clients[u].unmask(unmask_request),
-    )
-    outcome = serve(stage, UnmaskingShares, up, server.unmask)
-
+    while (exchange := coordinator.pending) is not None:
+        stage, replies = exchange.stage, dict[int, bytes]()
+        for u, frame in exchange.frames.items():
+            ledger.received[u] += len(frame or b"")
+            if u in schedule and schedule[u] <= stage:
+                continue  # dropped: never answers this round nor any later one
+            started = time.perf_counter()
+            message = incoming(clients[u], frame)
+            parsed = time.perf_counter()
+            reply = act(clients[u], message, partial(np.asarray, vectors[u]))
+            acted = time.perf_counter()
+            replies[u] = reply.to_bytes(config)
+            ledger.client(stage, compute=acted - parsed, wire=parsed - started + time.perf_counter() - acted)
+            ledger.sent[u] += len(replies[u])
+        if stage == Stage.MASKED_INPUT and replies:
+            masked_input_bytes = len(next(iter(replies.values())))
+        ledger.server(stage, partial(coordinator.receive, replies))
+    outcome = coordinator.result
     seconds = ledger.summary()
     seconds["server.reconstruction"] = outcome.reconstruction_seconds
     seconds["server.mask_removal"] = outcome.mask_removal_seconds

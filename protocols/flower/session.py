@@ -1,53 +1,51 @@
 """What the workflow and the mod exchange through Flower records, and how both sides read it.
 
-Every stage message carries one ConfigRecord under :data:`RECORD` holding only
-``str``/``int``/``float``/``bool``/``bytes`` values: the stage name, the session
-id, and the stage's `secagg` message serialized by its own ``to_bytes``. The
-setup stage adds the public session description (:class:`SessionSetup`), from
-which each client rebuilds exactly the server's :class:`secagg.SessionConfig`.
+A Flower message of ours carries one ConfigRecord under :data:`RECORD` with three parallel lists,
+one entry per secure-aggregation session the message serves (two when the setup of the next round
+rides along with the current one, see `protocols.flower.workflow`):
 
-Flower node ids are random 64-bit integers while `secagg` ids lie in
-[1, 2^32 - 1], so the setup lists the sampled node ids and client ``i`` of the
-session is the node at position ``i - 1``.
+* ``stages``: the `secagg.Stage` name the entry opens (``advertise_keys``, ``share_keys``, ...);
+* ``sessions``: the session id;
+* ``payloads``: the stage's frame, and for ``advertise_keys`` the :class:`SessionSetup` frame from
+  which the client rebuilds exactly the server's `secagg.SessionConfig`.
+
+Replies carry the same record with each session's reply frame. Flower node ids are random 64-bit
+integers while `secagg` ids lie in [1, 2^32 - 2], so the setup lists the sampled node ids and
+client ``i`` of the session is the node at position ``i - 1``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from flwr.app import ConfigRecord, Message
 
 import secagg
+from fedsecure import checks
+from fedsecure.wire import Kind, Reader, Writer
+from secagg.config import SESSION_ID_BYTES
 from secagg.errors import InvalidMessageError
 
 RECORD = "secagg"
-"""Key of the ConfigRecord that carries the protocol in every stage message and reply."""
+"""Key of the ConfigRecord that carries the protocol in every message and reply of ours."""
 
 OUTCOME_RECORD = "secagg.outcome"
 """Key, in the ServerApp's ``context.state``, of the last round's outcome (see `SecAggWorkflow`)."""
 
-SETUP = "setup"
-SHARE_KEYS = "share_keys"
-MASKED_INPUT = "masked_input"
-CONSISTENCY_CHECK = "consistency_check"
-UNMASKING = "unmasking"
-STAGES = (SETUP, SHARE_KEYS, MASKED_INPUT, CONSISTENCY_CHECK, UNMASKING)
-
 GRAPH_SEED_BYTES = 32
+MAX_NODES = 1 << 20
+MAX_SETUP_BYTES = 256 + 8 * MAX_NODES
 
 
 @dataclass(frozen=True)
 class SessionSetup:
-    """The public description of one session, sent to every sampled node at the setup stage.
+    """The public description of one session, sent to every sampled node as it opens.
 
-    ``degree=0`` stands for the complete graph (SecAgg); otherwise the SecAgg+
-    graph is the one `secagg.SessionConfig.create` builds from ``graph_seed``.
-    ``clip`` and ``max_weight`` fix the client's encoding: its update times
-    ``num_examples / max_weight`` goes through ``FixedPointCodec(clip,
-    len(node_ids), modulus_bits)`` with the normalized weight appended
+    ``degree=0`` stands for the complete graph (SecAgg); otherwise the SecAgg+ graph is the one
+    `secagg.SessionConfig.create` builds from ``graph_seed``. ``clip`` and ``max_weight`` fix the
+    client's encoding: its update times ``num_examples / max_weight`` goes through
+    ``FixedPointCodec(clip, len(node_ids), modulus_bits)`` with the normalized weight appended
     (`protocols.aggregators.weighting`).
     """
 
@@ -88,69 +86,93 @@ class SessionSetup:
         try:
             return self.node_ids.index(node_id) + 1
         except ValueError:
-            raise InvalidMessageError(f"node {node_id} is not part of session setup") from None
+            raise InvalidMessageError(f"node {node_id} is not part of the session") from None
 
-    def to_record(self) -> ConfigRecord:
-        fields = dataclasses.asdict(self)
-        fields["node_ids"] = list(self.node_ids)
-        return ConfigRecord({"stage": SETUP, **fields})
+    def to_bytes(self) -> bytes:
+        w = Writer(Kind.SESSION_SETUP)
+        w.fixed(self.session_id)
+        w.u64(self.round_index)
+        w.u32(len(self.node_ids))
+        for node in self.node_ids:
+            w.u64(node)
+        w.u32(self.degree)
+        w.fixed(self.graph_seed)
+        w.u32(self.threshold)
+        w.u8(self.modulus_bits)
+        w.u64(self.vector_length)
+        w.u8(self.active)
+        w.f64(self.clip)
+        w.f64(self.max_weight)
+        return w.finish()
 
     @classmethod
-    def from_record(cls, record: ConfigRecord) -> SessionSetup:
-        """Parse and check a setup record; raises `InvalidMessageError` naming the bad field."""
-        values: dict[str, Any] = {}
-        for field in dataclasses.fields(cls):
-            if field.name not in record:
-                raise InvalidMessageError(f"session setup lacks '{field.name}'")
-            values[field.name] = record[field.name]
-        expected = {
-            "session_id": bytes,
-            "graph_seed": bytes,
-            "active": bool,
-            "clip": float,
-            "max_weight": float,
-            "node_ids": list,
+    def from_bytes(cls, data: bytes) -> SessionSetup:
+        """Parse and check a setup frame; raises `InvalidMessageError` naming the bad field."""
+        r = Reader(data, Kind.SESSION_SETUP, max_bytes=MAX_SETUP_BYTES, what="SessionSetup", error=InvalidMessageError)
+        session_id, round_index = r.fixed(SESSION_ID_BYTES, "session id"), r.u64("round index")
+        count = r.u32("node count")
+        if count > MAX_NODES:
+            raise r.fail(f"{count} nodes exceeds the limit of {MAX_NODES}")
+        nodes = tuple(r.u64("node id") for _ in range(count))
+        degree, seed, threshold = r.u32("degree"), r.fixed(GRAPH_SEED_BYTES, "graph seed"), r.u32("threshold")
+        modulus_bits, vector_length, active = r.u8("modulus bits"), r.u64("vector length"), r.u8("active flag")
+        clip, max_weight = r.f64("clip"), r.f64("max weight")
+        r.done()
+        if len(set(nodes)) != len(nodes):
+            raise r.fail("node ids must be distinct")
+        if active > 1:
+            raise r.fail(f"active flag must be 0 or 1, got {active}")
+        checks.real("max_weight", max_weight, error=InvalidMessageError, low=0.0, low_open=True)
+        return cls(
+            session_id,
+            round_index,
+            nodes,
+            degree,
+            seed,
+            threshold,
+            modulus_bits,
+            vector_length,
+            bool(active),
+            clip,
+            max_weight,
+        )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One session's part of a message: the stage it opens (or answers), the session, the frame."""
+
+    stage: secagg.Stage
+    session_id: bytes
+    payload: bytes
+
+
+def to_record(entries: list[Entry]) -> ConfigRecord:
+    """The record carrying ``entries`` (plain values only, as Flower's ConfigRecord requires)."""
+    return ConfigRecord(
+        {
+            "stages": [e.stage.name.lower() for e in entries],
+            "sessions": [e.session_id for e in entries],
+            "payloads": [e.payload for e in entries],
         }
-        for name, value in values.items():
-            kind = expected.get(name, int)
-            if type(value) is not kind:
-                raise InvalidMessageError(
-                    f"session setup: '{name}' must be {kind.__name__}, got {type(value).__name__}"
-                )
-        ids = values["node_ids"]
-        if any(type(i) is not int for i in ids) or len(set(ids)) != len(ids):
-            raise InvalidMessageError("session setup: node ids must be distinct integers")
-        if len(values["graph_seed"]) != GRAPH_SEED_BYTES:
-            raise InvalidMessageError(f"session setup: graph seed must be {GRAPH_SEED_BYTES} bytes")
-        if not (math.isfinite(values["max_weight"]) and values["max_weight"] > 0):
-            raise InvalidMessageError(f"session setup: max_weight must be positive, got {values['max_weight']}")
-        if values["degree"] < 0:
-            raise InvalidMessageError(f"session setup: degree must be >= 0, got {values['degree']}")
-        values["node_ids"] = tuple(ids)
-        return cls(**values)
+    )
 
 
-def stage_record(stage: str, session_id: bytes, payload: bytes) -> ConfigRecord:
-    """The record of a stage after setup: stage name, session id, one serialized `secagg` message."""
-    return ConfigRecord({"stage": stage, "session_id": session_id, "payload": payload})
-
-
-def read_stage(message: Message) -> tuple[str, ConfigRecord]:
-    """The stage name and record of a stage message or reply; refuses messages without one."""
+def read_entries(message: Message) -> list[Entry]:
+    """The entries of a message or reply of ours; refuses messages without a well-formed record."""
     if not message.has_content() or RECORD not in message.content.config_records:
         raise InvalidMessageError(f"message carries no '{RECORD}' record")
     record = message.content.config_records[RECORD]
-    stage = record.get("stage")
-    if stage not in STAGES:
-        raise InvalidMessageError(f"unknown secure-aggregation stage {stage!r}")
-    return stage, record
-
-
-def read_payload(record: ConfigRecord, session_id: bytes) -> bytes:
-    """The serialized `secagg` message of a stage record, after checking it belongs to the session."""
-    if record.get("session_id") != session_id:
-        raise InvalidMessageError("stage record belongs to another session")
-    payload = record.get("payload")
-    if type(payload) is not bytes:
-        raise InvalidMessageError("stage record carries no payload bytes")
-    return payload
+    stages, sessions, payloads = (record.get(name) for name in ("stages", "sessions", "payloads"))
+    if not (isinstance(stages, list) and isinstance(sessions, list) and isinstance(payloads, list)):
+        raise InvalidMessageError(f"the '{RECORD}' record lacks its stages, sessions or payloads")
+    if not len(stages) == len(sessions) == len(payloads) or len(set(sessions)) != len(sessions):
+        raise InvalidMessageError(f"the '{RECORD}' record's lists disagree or repeat a session")
+    entries = []
+    for stage, session, payload in zip(stages, sessions, payloads, strict=True):
+        if not isinstance(stage, str) or stage.upper() not in secagg.Stage.__members__:
+            raise InvalidMessageError(f"unknown secure-aggregation stage {stage!r}")
+        if not isinstance(session, bytes) or len(session) != SESSION_ID_BYTES or not isinstance(payload, bytes):
+            raise InvalidMessageError("a session id or payload is not bytes of the right size")
+        entries.append(Entry(secagg.Stage[stage.upper()], session, payload))
+    return entries

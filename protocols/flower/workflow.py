@@ -1,17 +1,34 @@
-"""The server side: a Flower fit workflow that drives `secagg.Server` through the Grid.
+"""The server side: a Flower fit workflow that drives `secagg.Coordinator` through the Grid.
 
-A drop-in for Flower's ``SecAggPlusWorkflow`` inside ``DefaultWorkflow(fit_workflow=...)``.
-Each round: the strategy samples clients; the workflow fixes a fresh
-`secagg.SessionConfig` (SecAgg of Bonawitz et al., CCS 2017, or SecAgg+ of Bell
-et al., CCS 2020) and sends its public description; then each protocol round
-is one ``grid.send_and_receive``: advertise keys, share keys, masked input
-(with the strategy's FitIns, so clients train then), the consistency check
-when ``active``, unmasking. A node whose reply is missing (error reply, offline
-node, ``timeout``) or does not parse is a dropout at that stage, handled by
-`secagg.Server`. The unmasked sum is decoded into the weighted average, handed
-to ``strategy.aggregate_fit`` as every included client's parameters (as Flower
-does), and the outcome is written to ``context.state`` under
-``"secagg.outcome"``.
+A drop-in for Flower's ``SecAggPlusWorkflow`` inside ``DefaultWorkflow(fit_workflow=...)``. Each
+FL round runs one secure-aggregation session (SecAgg of Bonawitz et al., CCS 2017, or SecAgg+ of
+Bell et al., CCS 2020): key advertisement, key sharing, masked input (with the strategy's FitIns,
+so clients train then), the consistency check when ``active``, unmasking. Each exchange is one
+``grid.send_and_receive``; on Flower's deployment engine an exchange costs about as much as a whole
+plaintext round, so the number of exchanges is the cost.
+
+**Pipelining.** With ``pipeline=True`` (default) the session of round r+1 is set up while round r
+runs: its clients are sampled (``strategy.configure_fit(r + 1, ...)``) when round r starts, their
+key advertisements ride in round r's masked-input exchange and their encrypted shares in round r's
+unmasking exchange. In steady state a round then costs two exchanges, fit included (three in the
+active setting, for the consistency check), against four for Flower's SecAgg+; the first round
+pays two more for its own setup. Security: the two sessions are independent instances of the
+protocol. Each has a fresh session id, fresh X25519 key pairs, a fresh self-mask seed and its own
+graph, and every key, mask and share is bound to its session id and round (HKDF info, AES-GCM
+associated data, frame routes; see `secagg.envelope`), so nothing of one session is usable in the
+other. Sending two sessions' messages in one Flower message changes when they travel, not what
+they are: each client runs each session's rounds in the paper's order (Bonawitz et al. 2017,
+Fig. 4) and keeps, per session, the rule that it never reveals both secrets of one peer, so the
+server's view of the pair is the union of two views each simulatable from its own output (their
+independence makes the union simulatable too). The abort rules are the paper's, per session: the
+next round's setup can fail (a new session is then set up from scratch in that round) without
+touching the current sum, and a current session that aborts leaves the model unchanged.
+
+A node whose reply is missing (error reply, offline node, ``timeout``) or does not parse is a
+dropout at that stage of that session. The unmasked sum is decoded into the weighted average,
+handed to ``strategy.aggregate_fit`` as every included client's parameters (as Flower does), and
+the outcome is written to ``context.state`` under ``"secagg.outcome"``, with the number of
+exchanges the round used.
 """
 
 from __future__ import annotations
@@ -21,12 +38,12 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from logging import ERROR, INFO
-from typing import TypeVar, cast
+from typing import cast
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
-from flwr.common import FitIns, FitRes, log, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common import FitIns, FitRes, Parameters, log, ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.compat.common import recorddict_compat as compat
 from flwr.server import LegacyContext
 from flwr.server.client_proxy import ClientProxy
@@ -39,54 +56,54 @@ from protocols.aggregators.masking import SecAggAggregator
 from protocols.aggregators.weighting import weighted_mean
 from protocols.flower import session as wire
 from secagg.config import SESSION_ID_BYTES
-from secagg.envelope import Upload
+from secagg.coordinator import Coordinator, Exchange
 from secagg.errors import InvalidMessageError
-from secagg.messages import (
-    AdvertiseKeys,
-    ConsistencySignature,
-    EncryptedShares,
-    MaskedInput,
-    UnmaskingShares,
-)
 
-M = TypeVar("M", bound=Upload)
+SETUP_STAGES = (secagg.Stage.ADVERTISE_KEYS, secagg.Stage.SHARE_KEYS)
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a stage waits for replies by default: a node that hangs is a dropout after this."""
 
 
 @dataclass
-class _Round:
-    """One round's session: who is who, what came back, what failed."""
+class _Session:
+    """One round's session: who is who, its coordinator, what came back, what failed."""
 
-    grid: Grid
-    group_id: str
+    round: int
     setup: wire.SessionSetup
-    config: secagg.SessionConfig
+    coordinator: Coordinator
     proxies: dict[int, ClientProxy]
     fitins: dict[int, FitIns]
     results: dict[int, FitRes] = field(default_factory=dict)
-    failures: list[tuple[ClientProxy, FitRes] | BaseException] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+    error: secagg.ProtocolError | None = None
 
     def node(self, client: int) -> int:
         return self.setup.node_ids[client - 1]
 
-    def stage(self, stage: str, payloads: Mapping[int, bytes]) -> dict[int, ConfigRecord]:
-        """Each client's record for ``stage``, carrying its serialized `secagg` message."""
-        return {client: wire.stage_record(stage, self.setup.session_id, p) for client, p in payloads.items()}
+    @property
+    def waiting(self) -> Exchange | None:
+        """The exchange this session needs next, unless it is finished or failed."""
+        return None if self.error is not None else self.coordinator.pending
+
+    @property
+    def ready_to_fit(self) -> bool:
+        """Set up and waiting for the masked-input (fit) exchange."""
+        pending = self.waiting
+        return pending is not None and pending.stage == secagg.Stage.MASKED_INPUT
 
 
 class SecAggWorkflow:
     """Fit workflow running our SecAgg / SecAgg+ inside Flower; clients need `secagg_mod`.
 
-    ``degree=None`` is the complete graph (SecAgg), an integer the SecAgg+
-    graph degree (capped at n - 1 and made even for odd n, as the FedAvg
-    driver's `SecAggAggregator` plans it; ``threshold=None`` takes
-    `secagg.default_threshold` of the holders). Updates are clipped to
-    ``clip`` after weighting by ``num_examples / max_weight``; clients
-    reporting more than ``max_weight`` examples are refused. ``active=True``
-    adds signed keys and the consistency round and needs every node's
-    Ed25519 ``verify_keys`` (by Flower node id) on the server and an
-    ``identity`` in `make_secagg_mod` on the clients. ``timeout`` (seconds per
-    stage, ``None`` = wait for every reply) bounds how long a silent node can
-    stall a stage; nodes that go offline answer with an error at once.
+    ``degree=None`` is the complete graph (SecAgg), an integer the SecAgg+ graph degree (capped at
+    n - 1 and made even for odd n by `secagg.plan_session`; ``threshold=None`` takes
+    `secagg.default_threshold` of the holders). Updates are clipped to ``clip`` after weighting by
+    ``num_examples / max_weight``; clients reporting more than ``max_weight`` examples are refused.
+    ``active=True`` adds signed messages and the consistency round and needs every node's Ed25519
+    ``verify_keys`` (by Flower node id) on the server and an ``identity`` in `make_secagg_mod` on the
+    clients. ``timeout`` (seconds per exchange) bounds how long a silent node can stall a stage;
+    nodes that go offline answer with an error at once. ``pipeline`` sets up round r+1 during round
+    r (see the module docstring).
     """
 
     def __init__(
@@ -99,7 +116,8 @@ class SecAggWorkflow:
         max_weight: float = 1000.0,
         active: bool = False,
         verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        pipeline: bool = True,
     ) -> None:
         # The session plan's and codec's checks (degree, threshold vs holders, clip >= 1, ring size), once up
         # front, for an even client count large enough that neither the threshold nor the degree is capped.
@@ -115,8 +133,8 @@ class SecAggWorkflow:
         )
         if not (isinstance(max_weight, (int, float)) and math.isfinite(max_weight) and max_weight > 0):
             raise AggregationError(f"max_weight must be a positive finite number, got {max_weight!r}")
-        if timeout is not None and not timeout > 0:
-            raise AggregationError(f"timeout must be positive or None, got {timeout!r}")
+        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+            raise AggregationError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if active and verify_keys is None:
             raise AggregationError("the active setting needs the nodes' verify_keys")
         self.threshold = threshold
@@ -126,7 +144,9 @@ class SecAggWorkflow:
         self.max_weight = float(max_weight)
         self.active = active
         self.verify_keys = dict(verify_keys or {})
-        self.timeout = timeout
+        self.timeout = float(timeout)
+        self.pipeline = pipeline
+        self._prepared: _Session | None = None
 
     def __call__(self, grid: Grid, context: Context) -> None:
         """Run one fit round with secure aggregation (the shape of Flower's fit workflows)."""
@@ -134,49 +154,34 @@ class SecAggWorkflow:
             raise TypeError(f"Expect a LegacyContext, but get {type(context).__name__}.")
         current_round = cast(int, context.state.config_records[MAIN_CONFIGS_RECORD][Key.CURRENT_ROUND])
         parameters = compat.arrayrecord_to_parameters(context.state.array_records[MAIN_PARAMS_RECORD], keep_input=True)
-        instructions = context.strategy.configure_fit(current_round, parameters, context.client_manager)
-        if not instructions:
-            log(INFO, "configure_fit: no clients selected, cancel")
-            return
-        log(INFO, "configure_fit: strategy sampled %s clients for secure aggregation", len(instructions))
         template = parameters_to_ndarrays(parameters)
-        outcome: dict[str, object] = {"round": current_round, "sampled": [p.node_id for p, _ in instructions]}
-        try:
-            run = self._open(grid, current_round, instructions, 1 + sum(a.size for a in template))
-            arrays, total_weight, included = self._aggregate(run, template)
-        except (secagg.ProtocolError, AggregationError) as exc:
-            log(ERROR, "Secure aggregation halted: %s", exc)
-            context.state.config_records[wire.OUTCOME_RECORD] = ConfigRecord(
-                {**outcome, "status": "halted", "reason": str(exc)}  # type: ignore[dict-item]
-            )
-            return
-        aggregate = ndarrays_to_parameters(arrays)
-        results = []
-        for client in included:
-            fitres = run.results[client]
-            # Example counts stay protected: the strategy averages identical parameters.
-            fitres.parameters, fitres.num_examples = aggregate, 1
-            results.append((run.proxies[client], fitres))
-        log(INFO, "aggregate_fit: %s clients included, %s failures", len(results), len(run.failures))
-        parameters_aggregated, metrics = context.strategy.aggregate_fit(current_round, results, run.failures)
-        context.state.config_records[wire.OUTCOME_RECORD] = ConfigRecord(
-            {
-                **outcome,  # type: ignore[dict-item]
-                "status": "completed",
-                "included": [run.node(c) for c in included],
-                "total_weight": total_weight,
-            }
-        )
-        if parameters_aggregated:
-            context.state.array_records[MAIN_PARAMS_RECORD] = compat.parameters_to_arrayrecord(
-                parameters_aggregated, True
-            )
-            context.history.add_metrics_distributed_fit(server_round=current_round, metrics=metrics)
+        length = 1 + sum(a.size for a in template)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared.round == current_round and prepared.ready_to_fit:
+            current = prepared
+            log(INFO, "[secagg round %s] clients set up during the previous round", current_round)
+        else:
+            instructions = context.strategy.configure_fit(current_round, parameters, context.client_manager)
+            try:
+                current = self._open(current_round, instructions, length)
+            except (secagg.ProtocolError, AggregationError) as exc:
+                _record(context, {"round": current_round, "exchanges": 0, "status": "halted", "reason": str(exc)})
+                log(ERROR, "[secagg round %s] cannot open a session: %s", current_round, exc)
+                return
+        upcoming = None
+        if self.pipeline and current_round < context.config.num_rounds:
+            following = context.strategy.configure_fit(current_round + 1, parameters, context.client_manager)
+            try:
+                upcoming = self._open(current_round + 1, following, length)
+            except (secagg.ProtocolError, AggregationError) as exc:  # round r+1 then opens its own session
+                log(INFO, "[secagg round %s] not set up ahead: %s", current_round + 1, exc)
+        exchanges = self._run(grid, current, upcoming, parameters)
+        if upcoming is not None and upcoming.ready_to_fit:
+            self._prepared = upcoming
+        self._finish(context, current, template, exchanges)
 
-    def _open(
-        self, grid: Grid, current_round: int, instructions: Sequence[tuple[ClientProxy, FitIns]], length: int
-    ) -> _Round:
-        """Plan the session for the sampled nodes: ids, graph, threshold, fresh session id and graph seed."""
+    def _open(self, round_index: int, instructions: Sequence[tuple[ClientProxy, FitIns]], length: int) -> _Session:
+        """Plan a session for the sampled nodes: ids, graph, threshold, fresh session id and graph seed."""
         if len(instructions) < 2:
             raise AggregationError(f"secure aggregation needs at least 2 sampled clients, got {len(instructions)}")
         node_ids = tuple(sorted(proxy.node_id for proxy, _ in instructions))
@@ -185,7 +190,7 @@ class SecAggWorkflow:
         plan = secagg.plan_session(len(node_ids), degree=self.degree, threshold=self.threshold, active=self.active)
         setup = wire.SessionSetup(
             session_id=secrets.token_bytes(SESSION_ID_BYTES),
-            round_index=current_round,
+            round_index=round_index,
             node_ids=node_ids,
             degree=plan.degree or 0,
             graph_seed=secrets.token_bytes(wire.GRAPH_SEED_BYTES),
@@ -197,90 +202,138 @@ class SecAggWorkflow:
             max_weight=self.max_weight,
         )
         index = {node: i + 1 for i, node in enumerate(node_ids)}
-        return _Round(
-            grid=grid,
-            group_id=str(current_round),
+        verify = {index[n]: self.verify_keys[n] for n in node_ids} if self.active else None
+        return _Session(
+            round=round_index,
             setup=setup,
-            config=setup.session_config(),
+            coordinator=Coordinator(setup.session_config(), verify_keys=verify),
             proxies={index[p.node_id]: p for p, _ in instructions},
             fitins={index[p.node_id]: ins for p, ins in instructions},
         )
 
-    def _aggregate(self, run: _Round, template: list[np.ndarray]) -> tuple[list[np.ndarray], float, tuple[int, ...]]:
-        """Drive `secagg.Server` stage by stage; return the weighted mean as arrays, the total weight, U3."""
-        config = run.config
-        verify = {run.setup.client_id(n): self.verify_keys[n] for n in run.setup.node_ids} if self.active else None
-        server = secagg.Server(config, verify_keys=verify)
-        replies = self._exchange(run, {c: run.setup.to_record() for c in range(1, len(run.setup.node_ids) + 1)})
-        directories = server.advertise_keys(self._parse(run, replies, AdvertiseKeys))
+    def _run(self, grid: Grid, current: _Session, upcoming: _Session | None, parameters: Parameters) -> int:
+        """Drive ``current`` to its sum (or its abort) and ``upcoming`` through its setup; returns the exchanges.
 
-        payloads = {c: d.to_bytes(config) for c, d in directories.items()}
-        replies = self._exchange(run, run.stage(wire.SHARE_KEYS, payloads))
-        inboxes = server.share_keys(self._parse(run, replies, EncryptedShares))
+        Every exchange carries each session's pending stage, ``upcoming``'s only while it is in setup.
+        """
+        exchanges = 0
+        while True:
+            parts = [current] if current.waiting is not None else []
+            if upcoming is not None and upcoming.waiting is not None and upcoming.waiting.stage in SETUP_STAGES:
+                parts.append(upcoming)
+            if not parts:
+                return exchanges
+            self._exchange(grid, parts, parameters)
+            exchanges += 1
 
-        payloads = {c: i.to_bytes(config) for c, i in inboxes.items()}
-        replies = self._exchange(run, run.stage(wire.MASKED_INPUT, payloads))
-        masked = self._parse(run, replies, MaskedInput)
-        for m in masked:
-            run.results[m.sender] = compat.recorddict_to_fitres(replies[m.sender].content, keep_input=True)
-        survivors = server.masked_input(masked)
-
-        if config.active:
-            frame = survivors.to_bytes(config)
-            replies = self._exchange(run, run.stage(wire.CONSISTENCY_CHECK, dict.fromkeys(survivors.survivors, frame)))
-            server.consistency_check(self._parse(run, replies, ConsistencySignature))
-
-        request, recipients = server.unmask_request()
-        replies = self._exchange(run, run.stage(wire.UNMASKING, dict.fromkeys(recipients, request.to_bytes(config))))
-        total = server.unmask(self._parse(run, replies, UnmaskingShares))
-
-        mean, total_weight = weighted_mean(run.setup.codec().decode_sum(total.total), 0.0, run.setup.max_weight, True)
-        return _unflatten(mean, template), total_weight, total.included
-
-    def _exchange(self, run: _Round, records: Mapping[int, ConfigRecord]) -> dict[int, Message]:
-        """Send each client its stage record (beside its FitIns at the masked-input stage);
-        return the replies that answer this stage, by client id."""
-        stage = str(next(iter(records.values()))["stage"]) if records else ""
+    def _exchange(self, grid: Grid, parts: list[_Session], parameters: Parameters) -> None:
+        """One ``send_and_receive`` carrying each session's pending stage to its clients."""
+        by_node: dict[int, list[tuple[_Session, int, bytes]]] = {}
+        for part in parts:
+            exchange = cast(Exchange, part.waiting)
+            for client, frame in exchange.frames.items():
+                payload = part.setup.to_bytes() if exchange.stage == secagg.Stage.ADVERTISE_KEYS else frame
+                by_node.setdefault(part.node(client), []).append((part, client, cast(bytes, payload)))
         messages = []
-        for client, record in records.items():
-            content = (
-                compat.fitins_to_recorddict(run.fitins[client], True) if stage == wire.MASKED_INPUT else RecordDict()
-            )
-            content.config_records[wire.RECORD] = record
+        for node, items in by_node.items():
+            content = RecordDict()
+            for part, client, _ in items:
+                if cast(Exchange, part.waiting).stage == secagg.Stage.MASKED_INPUT:
+                    fitins = part.fitins[client]
+                    content = compat.fitins_to_recorddict(FitIns(parameters, fitins.config), True)
+            entries = [wire.Entry(cast(Exchange, p.waiting).stage, p.setup.session_id, b) for p, _, b in items]
+            content.config_records[wire.RECORD] = wire.to_record(entries)
             messages.append(
-                Message(
-                    content=content, dst_node_id=run.node(client), message_type=MessageType.TRAIN, group_id=run.group_id
-                )
+                Message(content=content, dst_node_id=node, message_type=MessageType.TRAIN, group_id=str(parts[0].round))
             )
-        replies: dict[int, Message] = {}
-        for reply in run.grid.send_and_receive(messages, timeout=self.timeout):
+        replies: dict[bytes, dict[int, bytes]] = {p.setup.session_id: {} for p in parts}
+        for reply in grid.send_and_receive(messages, timeout=self.timeout):
+            node = reply.metadata.src_node_id
+            asked = {part.setup.session_id: part for part, _, _ in by_node.get(node, [])}
             try:
                 if reply.has_error():
-                    raise InvalidMessageError(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
-                client = run.setup.client_id(reply.metadata.src_node_id)
-                if client not in records or client in replies or wire.read_stage(reply)[0] != stage:
-                    raise InvalidMessageError(f"node {reply.metadata.src_node_id}: unexpected reply at {stage}")
+                    raise InvalidMessageError(f"node {node}: {reply.error.reason}")
+                entries = wire.read_entries(reply)
             except InvalidMessageError as exc:
-                run.failures.append(exc)
+                for part in asked.values():
+                    part.failures.append(exc)
                 continue
-            replies[client] = reply
-        log(INFO, "[secagg %s] %s of %s clients replied", stage, len(replies), len(records))
-        return replies
-
-    @staticmethod
-    def _parse(run: _Round, replies: Mapping[int, Message], kind: type[M]) -> list[M]:
-        """Parse each reply's payload against the session and the node it came from;
-        one that fails is that client's dropout."""
-        out = []
-        for client, reply in replies.items():
+            for entry in entries:
+                target = asked.get(entry.session_id)
+                if target is None or entry.stage != cast(Exchange, target.waiting).stage:
+                    log(ERROR, "[secagg] node %s answered a session or stage it was not asked", node)
+                    continue
+                client = target.setup.client_id(node)
+                replies[entry.session_id][client] = entry.payload
+                if entry.stage == secagg.Stage.MASKED_INPUT:
+                    target.results[client] = compat.recorddict_to_fitres(reply.content, keep_input=True)
+        for part in parts:
+            stage = cast(Exchange, part.waiting).stage
+            log(
+                INFO,
+                "[secagg round %s %s] %s of %s clients replied",
+                part.round,
+                stage.name.lower(),
+                len(replies[part.setup.session_id]),
+                len(cast(Exchange, part.waiting).frames),
+            )
             try:
-                record = reply.content.config_records[wire.RECORD]
-                message = kind.from_bytes(wire.read_payload(record, run.config.session_id), run.config, sender=client)
-            except InvalidMessageError as exc:
-                run.failures.append(exc)
-                continue
-            out.append(message)
-        return out
+                part.coordinator.receive(replies[part.setup.session_id])
+            except secagg.ProtocolError as exc:
+                part.error = exc
+                log(ERROR, "[secagg round %s] session halted at %s: %s", part.round, stage.name.lower(), exc)
+            part.failures.extend(error for _, _, error in part.coordinator.failures)
+            part.coordinator.failures.clear()
+
+    def _finish(self, context: LegacyContext, current: _Session, template: list[np.ndarray], exchanges: int) -> None:
+        """Hand the average to the strategy and record the outcome (or record the halt)."""
+        outcome: dict[str, object] = {
+            "round": current.round,
+            "sampled": list(current.setup.node_ids),
+            "exchanges": exchanges,
+        }
+        if current.error is not None:
+            _record(context, {**outcome, "status": "halted", "reason": str(current.error)})
+            return
+        total = current.coordinator.result
+        try:
+            mean, total_weight = weighted_mean(
+                current.setup.codec().decode_sum(total.total), 0.0, self.max_weight, True
+            )
+        except AggregationError as exc:
+            _record(context, {**outcome, "status": "halted", "reason": str(exc)})
+            return
+        aggregate = ndarrays_to_parameters(_unflatten(mean, template))
+        results = []
+        for client in total.included:
+            fitres = current.results[client]
+            # Example counts stay protected: the strategy averages identical parameters.
+            fitres.parameters, fitres.num_examples = aggregate, 1
+            results.append((current.proxies[client], fitres))
+        log(INFO, "aggregate_fit: %s clients included, %s failures", len(results), len(current.failures))
+        parameters_aggregated, metrics = context.strategy.aggregate_fit(
+            current.round, results, cast(list, current.failures)
+        )
+        _record(
+            context,
+            {
+                **outcome,
+                "status": "completed",
+                "included": [current.node(c) for c in total.included],
+                "total_weight": total_weight,
+                "forged_shares_from": [current.node(c) for c in total.forged_shares_from],
+            },
+        )
+        if parameters_aggregated:
+            context.state.array_records[MAIN_PARAMS_RECORD] = compat.parameters_to_arrayrecord(
+                parameters_aggregated, True
+            )
+            context.history.add_metrics_distributed_fit(server_round=current.round, metrics=metrics)
+
+
+def _record(context: Context, outcome: Mapping[str, object]) -> None:
+    """The round's outcome, readable by the ServerApp under ``context.state[OUTCOME_RECORD]``."""
+    context.state.config_records[wire.OUTCOME_RECORD] = ConfigRecord(dict(outcome))  # type: ignore[arg-type]
 
 
 def _unflatten(vector: np.ndarray, template: Sequence[np.ndarray]) -> list[np.ndarray]:

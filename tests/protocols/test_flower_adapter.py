@@ -14,6 +14,7 @@ offline (the LinkState then answers for it with an error) or by staying silent
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import subprocess
 import sys
@@ -63,9 +64,10 @@ from flwr.superlink.federation import NoOpFederationManager  # noqa: E402
 from flwr.superlink.grid import InMemoryGrid  # noqa: E402
 
 import secagg  # noqa: E402
+from fedsecure.wire import DIGEST_BYTES, seal_body  # noqa: E402
 from protocols.aggregators.base import AggregationError  # noqa: E402
 from protocols.flower import OUTCOME_RECORD, SecAggWorkflow, SessionSetup, make_secagg_mod, secagg_mod  # noqa: E402
-from protocols.flower.session import RECORD  # noqa: E402
+from protocols.flower.session import RECORD, Entry, read_entries, to_record  # noqa: E402
 
 SHAPES = ((3, 2), (4,))
 MAX_WEIGHT = 100.0
@@ -81,13 +83,15 @@ def _wire(message: Message) -> Message:
     return message_from_proto(ProtoMessage.FromString(message_to_proto(message).SerializeToString()))
 
 
-def _stage(message: Message) -> str | None:
+def _stages(message: Message) -> tuple[str, ...]:
+    """The secure-aggregation stages a message opens (two when the next round's setup rides along)."""
     records = message.content.config_records if message.has_content() else {}
-    return str(records[RECORD]["stage"]) if RECORD in records else None
+    return tuple(str(stage) for stage in records[RECORD]["stages"]) if RECORD in records else ()
 
 
 class Federation:
-    """n SuperNodes on an in-memory SuperLink; ``offline``/``silent`` map a node index to the stage it drops at."""
+    """n SuperNodes on an in-memory SuperLink; ``offline``/``silent`` map a node index to the stage it drops at,
+    ``"stage"`` for the first message that opens it or ``"stage#k"`` for the k-th (a later round's)."""
 
     def __init__(self, n: int, app: ClientApp, *, offline: dict[int, str] = {}, silent: dict[int, str] = {}) -> None:  # noqa: B006
         self.factory = LinkStateFactory(FLWR_IN_MEMORY_DB_NAME, NoOpFederationManager(), ObjectStoreFactory())
@@ -115,7 +119,8 @@ class Federation:
         }
         self.offline = {self.nodes[i]: s for i, s in offline.items()}
         self.silent = {self.nodes[i]: s for i, s in silent.items()}
-        self.replies: list[tuple[str | None, Message]] = []
+        self.replies: list[tuple[tuple[str, ...], Message]] = []
+        self._seen: dict[tuple[int, str], int] = {}
         self._stop = threading.Event()
         self._fleet = threading.Thread(target=self._serve, daemon=True)
 
@@ -137,12 +142,18 @@ class Federation:
             if idle:
                 self._stop.wait(0.005)
 
+    def _drops(self, node: int, stages: tuple[str, ...], schedule: dict[int, str]) -> bool:
+        stage, _, count = schedule.get(node, "").partition("#")
+        return stage in stages and self._seen[node, stage] == int(count or 1)
+
     def _deliver(self, node: int, message: Message) -> None:
-        stage = _stage(message)
-        if self.offline.get(node) == stage:
+        stages = _stages(message)
+        for stage in set(stages):
+            self._seen[node, stage] = self._seen.get((node, stage), 0) + 1
+        if self._drops(node, stages, self.offline):
             self.state.deactivate_node(node)  # heartbeats stop; the LinkState answers for it
             return
-        if self.silent.get(node) == stage:
+        if self._drops(node, stages, self.silent):
             return
         try:
             reply = self.app(message, self.contexts[node])
@@ -153,23 +164,34 @@ class Federation:
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=repr(exc)), reply_to=message)
         reply.metadata.__dict__["_message_id"] = str(uuid.uuid4())
         reply = _wire(reply)
-        self.replies.append((stage, reply))
+        self.replies.append((stages, reply))
         self.state.store_message_res(reply)
 
     def fit_round(self, workflow: SecAggWorkflow, initial: list[np.ndarray]) -> LegacyContext:
         """One FedAvg round of the ServerApp: DefaultWorkflow with our fit workflow, every node sampled."""
-        n = len(self.nodes)
+        return self.fit_rounds(workflow, initial, 1, min_clients=len(self.nodes))[0]
+
+    def fit_rounds(
+        self, workflow: SecAggWorkflow, initial: list[np.ndarray], rounds: int, *, min_clients: int = 2
+    ) -> tuple[LegacyContext, list[dict]]:
+        """``rounds`` FedAvg rounds sampling every available node; returns the context and each round's outcome."""
         strategy = FedAvg(
             fraction_fit=1.0,
             fraction_evaluate=0.0,
-            min_fit_clients=n,
-            min_available_clients=n,
+            min_fit_clients=min_clients,
+            min_available_clients=min_clients,
             initial_parameters=ndarrays_to_parameters(initial),
         )
         server_context = Context(run_id=self.run.run_id, node_id=0, node_config={}, state=RecordDict(), run_config={})
-        context = LegacyContext(server_context, config=ServerConfig(num_rounds=1), strategy=strategy)
-        DefaultWorkflow(fit_workflow=workflow)(self.grid, context)
-        return context
+        context = LegacyContext(server_context, config=ServerConfig(num_rounds=rounds), strategy=strategy)
+        outcomes: list[dict] = []
+
+        def recording(grid, context: LegacyContext) -> None:
+            workflow(grid, context)
+            outcomes.append({**context.state.config_records[OUTCOME_RECORD], "global": _global(context)})
+
+        DefaultWorkflow(fit_workflow=recording)(self.grid, context)
+        return context, outcomes
 
 
 class Trainer(NumPyClient):
@@ -234,7 +256,7 @@ def test_aggregate_is_the_weighted_average_and_nothing_else_leaves_a_client(degr
         context = federation.fit_round(workflow, [np.zeros(s) for s in SHAPES])
     _check_average(context, federation, updates, examples, workflow)
     assert sorted(context.state.config_records[OUTCOME_RECORD]["included"]) == sorted(federation.nodes)
-    masked = [reply for stage, reply in federation.replies if stage == "masked_input"]
+    masked = [reply for stages, reply in federation.replies if "masked_input" in stages]
     assert len(masked) == 7
     for reply in masked:  # the fit reply keeps no arrays and no example count
         assert all(len(record) == 0 for record in reply.content.array_records.values())
@@ -243,7 +265,7 @@ def test_aggregate_is_the_weighted_average_and_nothing_else_leaves_a_client(degr
 
 @pytest.mark.parametrize(
     ("stage", "included"),
-    [("setup", False), ("share_keys", False), ("masked_input", False), ("unmasking", True)],
+    [("advertise_keys", False), ("share_keys", False), ("masked_input", False), ("unmasking", True)],
 )
 def test_a_node_going_offline_is_a_dropout_at_that_stage(stage: str, included: bool) -> None:
     federation, updates, examples = _federation(6, seed=2, offline={3: stage})
@@ -266,7 +288,7 @@ def test_a_silent_node_is_dropped_when_the_stage_times_out() -> None:
 @settings(max_examples=15, deadline=None)
 @given(
     drops=st.dictionaries(
-        st.integers(0, 5), st.sampled_from(["setup", "share_keys", "masked_input", "unmasking"]), max_size=2
+        st.integers(0, 5), st.sampled_from(["advertise_keys", "share_keys", "masked_input", "unmasking"]), max_size=2
     ),
     seed=st.integers(0, 2**16),
 )
@@ -310,7 +332,7 @@ def test_active_setting_runs_the_consistency_round_with_out_of_band_keys() -> No
     with federation:
         context = federation.fit_round(workflow, [np.zeros(s) for s in SHAPES])
     _check_average(context, federation, updates, examples, workflow)
-    assert "consistency_check" in {stage for stage, _ in federation.replies}
+    assert any("consistency_check" in stages for stages, _ in federation.replies)
     assert federation.nodes[2] in context.state.config_records[OUTCOME_RECORD]["included"]
 
 
@@ -348,34 +370,32 @@ def _setup() -> SessionSetup:
 
 def test_session_setup_round_trips_through_the_wire_and_rebuilds_the_same_config() -> None:
     setup = _setup()
-    message = _wire(Message(RecordDict({RECORD: setup.to_record()}), dst_node_id=5, message_type=MessageType.TRAIN))
-    parsed = SessionSetup.from_record(message.content.config_records[RECORD])
+    entry = Entry(secagg.Stage.ADVERTISE_KEYS, setup.session_id, setup.to_bytes())
+    message = _wire(Message(RecordDict({RECORD: to_record([entry])}), dst_node_id=5, message_type=MessageType.TRAIN))
+    (parsed_entry,) = read_entries(message)
+    parsed = SessionSetup.from_bytes(parsed_entry.payload)
     assert parsed == setup
     assert parsed.session_config() == setup.session_config()
     assert parsed.client_id(5) == 3
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "error"),
     [
-        ("session_id", b"short"),
-        ("graph_seed", b"x" * 31),
-        ("node_ids", [1, 1]),
-        ("threshold", 1.5),
-        ("active", 1),
-        ("max_weight", -1.0),
-        ("degree", -2),
+        ("node_ids", (1, 1), "node ids must be distinct"),
+        ("active", 2, "active flag"),
+        ("max_weight", -1.0, "max_weight"),
+        ("threshold", 1, "threshold"),
+        ("degree", 1, "regular graph"),
+        ("modulus_bits", 1, "modulus_bits"),
     ],
 )
-def test_a_bad_session_setup_is_refused_naming_the_field(field: str, value: object) -> None:
-    record = _setup().to_record()
-    record[field] = value
-    with pytest.raises(secagg.ProtocolError):
-        SessionSetup.from_record(record).session_config()
-    missing = _setup().to_record()
-    del missing[field]
-    with pytest.raises(secagg.InvalidMessageError, match=field):
-        SessionSetup.from_record(missing)
+def test_a_bad_session_setup_is_refused_naming_the_field(field: str, value: object, error: str) -> None:
+    frame = dataclasses.replace(_setup(), **{field: value}).to_bytes()
+    with pytest.raises(secagg.ProtocolError, match=error):
+        SessionSetup.from_bytes(frame).session_config()
+    with pytest.raises(secagg.InvalidMessageError, match="truncated"):
+        SessionSetup.from_bytes(seal_body(frame[: -DIGEST_BYTES - 4]))
 
 
 def test_workflow_parameters_are_checked_before_any_round() -> None:
@@ -396,6 +416,77 @@ def test_importing_protocols_does_not_import_flwr() -> None:
 
 
 def test_config_record_holds_only_plain_values() -> None:
-    record = _setup().to_record()
+    setup = _setup()
+    record = to_record([Entry(secagg.Stage.ADVERTISE_KEYS, setup.session_id, setup.to_bytes())])
     assert isinstance(record, ConfigRecord)
-    assert all(isinstance(v, (bytes, int, float, str, bool, list)) for v in record.values())
+    assert all(isinstance(v, list) and all(isinstance(x, (bytes, str)) for x in v) for v in record.values())
+
+
+def _expected_average(federation: Federation, updates, examples, included_nodes) -> np.ndarray:
+    included = [federation.nodes.index(node) for node in included_nodes]
+    weights = np.array([examples[i] / MAX_WEIGHT for i in included])
+    return weights @ np.array([np.concatenate([a.ravel() for a in updates[i]]) for i in included]) / weights.sum()
+
+
+def _check_rounds(federation: Federation, updates, examples, outcomes: list[dict]) -> None:
+    for outcome in outcomes:
+        assert outcome["status"] == "completed", outcome
+        got = np.concatenate([a.ravel() for a in outcome["global"]])
+        np.testing.assert_allclose(
+            got, _expected_average(federation, updates, examples, outcome["included"]), atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(("pipeline", "exchanges"), [(True, [4, 2, 2, 2]), (False, [4, 4, 4, 4])])
+def test_pipelining_costs_two_exchanges_per_round_after_the_first(pipeline: bool, exchanges: list[int]) -> None:
+    """Round r+1's keys and shares ride in round r's masked-input and unmasking exchanges (Flower's SecAgg+: 4)."""
+    federation, updates, examples = _federation(7, seed=8)
+    workflow = SecAggWorkflow(degree=4, max_weight=MAX_WEIGHT, pipeline=pipeline)
+    with federation:
+        _, outcomes = federation.fit_rounds(workflow, [np.zeros(s) for s in SHAPES], 4)
+    assert [o["exchanges"] for o in outcomes] == exchanges
+    assert all(sorted(o["included"]) == sorted(federation.nodes) for o in outcomes)
+    _check_rounds(federation, updates, examples, outcomes)
+    sessions = {
+        bytes(entry) for _, reply in federation.replies for entry in reply.content.config_records[RECORD]["sessions"]
+    }
+    assert len(sessions) == 4  # one fresh session (keys, seeds, graph) per round
+
+
+@pytest.mark.parametrize(
+    ("stage", "in_round_2"),
+    [("advertise_keys#2", False), ("share_keys#2", True)],
+    ids=["lost at the next round's key setup", "lost at the next round's key sharing"],
+)
+def test_a_node_lost_while_the_next_round_is_set_up(stage: str, in_round_2: bool) -> None:
+    """Round 1 sets up rounds 1 and 2 side by side; round 2's masked-input (unmasking) message also carries
+    round 3's key advertisement (key sharing): a node lost there is a dropout of both sessions, each
+    handled by its own rules, and round 3 still needs only two exchanges."""
+    federation, updates, examples = _federation(6, seed=9, offline={3: stage})
+    workflow = SecAggWorkflow(threshold=3, max_weight=MAX_WEIGHT)
+    with federation:
+        _, outcomes = federation.fit_rounds(workflow, [np.zeros(s) for s in SHAPES], 3)
+    _check_rounds(federation, updates, examples, outcomes)
+    lost = federation.nodes[3]
+    assert lost in outcomes[0]["included"]
+    assert (lost in outcomes[1]["included"]) is in_round_2
+    assert lost not in outcomes[2]["included"]
+    assert [o["exchanges"] for o in outcomes] == [4, 2, 2]
+
+
+def test_losing_too_many_nodes_mid_pipeline_halts_cleanly() -> None:
+    """Four of six nodes lost at the message carrying round 2's unmasking and round 3's key sharing: round 2
+    falls below its threshold after the masked inputs (halted, model unchanged), round 3's prepared session
+    falls below its threshold before any input, and with two nodes left no new session can open: every
+    round halts cleanly, never a wrong sum."""
+    drops = {i: "share_keys#2" for i in range(4)}
+    federation, updates, examples = _federation(6, seed=10, offline=drops)
+    workflow = SecAggWorkflow(threshold=3, max_weight=MAX_WEIGHT)
+    with federation:
+        _, outcomes = federation.fit_rounds(workflow, [np.zeros(s) for s in SHAPES], 3)
+    _check_rounds(federation, updates, examples, outcomes[:1])
+    assert [o["status"] for o in outcomes] == ["completed", "halted", "halted"]
+    assert all("threshold" in str(o["reason"]) for o in outcomes[1:])
+    for halted in outcomes[1:]:
+        for got, want in zip(halted["global"], outcomes[0]["global"], strict=True):
+            np.testing.assert_array_equal(got, want)
