@@ -61,10 +61,26 @@ class Kind(enum.IntEnum):
     CKKS_CIPHERTEXT = 33
     PAILLIER_PUBLIC = 34
     PAILLIER_CIPHERTEXT = 35
+    # he: a key holder's own secret state, kept on its node (never sent).
+    CKKS_KEY_HOLDER = 40
+    PAILLIER_KEY_HOLDER = 41
 
 
 class FrameError(FedsecureError, ValueError):
     """A value cannot be framed (a field too long for its length prefix, an integer out of range)."""
+
+
+def kind_of(data: object) -> Kind | None:
+    """The kind a frame declares in its header, or ``None`` if ``data`` is not a fedsecure frame.
+
+    Only the header is read: a loader must still parse (and so verify) the whole frame.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < FRAME_OVERHEAD:
+        return None
+    magic, version, code = _HEADER.unpack_from(bytes(data[: _HEADER.size]))
+    if magic != MAGIC or version != VERSION or code not in Kind._value2member_map_:
+        return None
+    return Kind(code)
 
 
 def _digest(data: Bytes) -> bytes:

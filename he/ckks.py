@@ -199,6 +199,18 @@ class CKKSKeyHolder:
         """A fresh public side (parsed from the same bytes clients receive)."""
         return CKKSPublic(self._public_bytes)
 
+    def export_secret(self) -> bytes:
+        """The key holder's state as bytes, to keep on its own storage between runs (it holds the
+        secret key: never send it anywhere); :meth:`CKKSScheme.load_key_holder` restores it."""
+        out = Writer(Kind.CKKS_KEY_HOLDER)
+        out.blob(self._public_bytes)
+        out.blob(
+            self._context.serialize(
+                save_public_key=False, save_secret_key=True, save_galois_keys=False, save_relin_keys=False
+            )
+        )
+        return out.finish()
+
     def decrypt(self, ciphertext: CKKSCiphertext) -> np.ndarray:
         """Decrypt to the weighted sum, original length and dtype."""
         if not isinstance(ciphertext, CKKSCiphertext) or ciphertext.key_id != self._key_id:
@@ -246,6 +258,29 @@ class CKKSScheme:
     def load_public(data: bytes) -> CKKSPublic:
         """Validate and load a public side serialized by ``public().serialize()``."""
         return CKKSPublic(data)
+
+    @staticmethod
+    def load_key_holder(data: bytes) -> CKKSKeyHolder:
+        """Restore a key holder from :meth:`CKKSKeyHolder.export_secret` bytes."""
+        reader = Reader(
+            data, Kind.CKKS_KEY_HOLDER, max_bytes=4 * MAX_PUBLIC_BYTES, what="CKKS key holder", error=MalformedKeyError
+        )
+        public_bytes = reader.blob(MAX_PUBLIC_BYTES, "public context")
+        secret = reader.blob(MAX_PUBLIC_BYTES, "secret context")
+        reader.done()
+        public = CKKSPublic(public_bytes)
+        try:
+            context = ts.context_from(secret)
+        except (ValueError, RuntimeError, TypeError) as exc:
+            raise MalformedKeyError(f"secret TenSEAL context does not parse: {exc}") from exc
+        if not context.has_secret_key():
+            raise MalformedKeyError("the key holder's context carries no secret key")
+        context.global_scale = 2.0**public.preset.scale_bits
+        holder = CKKSKeyHolder(context, public_bytes)
+        probe = public.encrypt(np.array([0.5]))
+        if abs(float(holder.decrypt(probe)[0]) - 0.5) > 1e-3:
+            raise MalformedKeyError("the secret context does not match the public context")
+        return holder
 
 
 def _load_public_context(blob: bytes, preset: CKKSPreset) -> ts.Context:

@@ -11,7 +11,7 @@ from protocols._lazy import lazy_exports
 
 _EXPORTS = {
     "Identity": "protocols.flower.mod",
-    "OUTCOME_RECORD": "protocols.flower.session",
+    "OUTCOME_RECORD": "protocols.flower.fit",
     "SecAggWorkflow": "protocols.flower.workflow",
     "SessionSetup": "protocols.flower.session",
     "make_secagg_mod": "protocols.flower.mod",

@@ -26,15 +26,15 @@ from logging import WARNING
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flwr.app import ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.clientapp.typing import ClientAppCallable, Mod
-from flwr.common import Code, log, parameters_to_ndarrays
-from flwr.compat.common import recorddict_compat as compat
+from flwr.common import log
 
 import secagg
 from fedsecure.errors import FedsecureError
 from protocols.aggregators.weighting import client_vector, weight_scale
 from protocols.flower import session as wire
+from protocols.flower.fit import fit_update, hide_update
 from secagg.coordinator import respond
 from secagg.errors import InvalidMessageError
 
@@ -71,7 +71,7 @@ def make_secagg_mod(identity: Identity | None = None) -> Mod:
                 continue
             answers.append(answer)
             if fitted is not None:
-                content = _hide_update(fitted.content)
+                content = hide_update(fitted.content)
         content.config_records[wire.RECORD] = wire.to_record(answers)
         return Message(content, reply_to=msg)
 
@@ -165,30 +165,9 @@ def _identities(
 
 def _encode_fit_result(setup: wire.SessionSetup, fitted: Message) -> np.ndarray:
     """[w x, w] with w = num_examples / max_weight, fixed-point encoded into Z_{2^k}."""
-    if not fitted.has_content():
-        raise InvalidMessageError("the ClientApp's fit returned an error, not a result")
-    fitres = compat.recorddict_to_fitres(fitted.content, keep_input=True)
-    if fitres.status.code != Code.OK:
-        raise InvalidMessageError(f"the ClientApp's fit failed: {fitres.status.message}")
-    arrays = parameters_to_ndarrays(fitres.parameters)
-    update = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays]) if arrays else np.zeros(0)
-    if update.shape[0] + 1 != setup.vector_length:
-        raise InvalidMessageError(
-            f"fit result has {update.shape[0]} parameters, the session expects {setup.vector_length - 1}"
-        )
-    weight = fitres.num_examples
-    if not (isinstance(weight, int) and weight >= 0):
-        raise InvalidMessageError(f"num_examples must be a non-negative integer, got {weight!r}")
+    update, weight = fit_update(fitted, setup.vector_length - 1)
     scale = weight_scale({0: float(weight)}, setup.max_weight)
     return setup.codec().encode(client_vector(update, float(weight), scale, protect=True))
-
-
-def _hide_update(content: RecordDict) -> RecordDict:
-    """The fit reply without what the masked vector protects: no arrays, num_examples 0."""
-    for arrays in content.array_records.values():
-        arrays.clear()
-    content.metric_records["fitres.num_examples"] = MetricRecord({"num_examples": 0})
-    return content
 
 
 secagg_mod: Mod = make_secagg_mod()

@@ -30,9 +30,6 @@ from secagg.errors import InvalidMessageError
 RECORD = "secagg"
 """Key of the ConfigRecord that carries the protocol in every message and reply of ours."""
 
-OUTCOME_RECORD = "secagg.outcome"
-"""Key, in the ServerApp's ``context.state``, of the last round's outcome (see `SecAggWorkflow`)."""
-
 GRAPH_SEED_BYTES = 32
 MAX_NODES = 1 << 20
 MAX_SETUP_BYTES = 256 + 8 * MAX_NODES

@@ -42,12 +42,11 @@ from typing import cast
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
-from flwr.common import FitIns, FitRes, Parameters, log, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.app import Context, Message, MessageType, RecordDict
+from flwr.common import FitIns, FitRes, Parameters, log, parameters_to_ndarrays
 from flwr.compat.common import recorddict_compat as compat
 from flwr.server import LegacyContext
 from flwr.server.client_proxy import ClientProxy
-from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD, Key
 from flwr.serverapp.grid import Grid
 
 import secagg
@@ -55,6 +54,7 @@ from protocols.aggregators.base import AggregationError
 from protocols.aggregators.masking import SecAggAggregator
 from protocols.aggregators.weighting import weighted_mean
 from protocols.flower import session as wire
+from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome
 from secagg.config import SESSION_ID_BYTES
 from secagg.coordinator import Coordinator, Exchange
 from secagg.errors import InvalidMessageError
@@ -152,29 +152,28 @@ class SecAggWorkflow:
         """Run one fit round with secure aggregation (the shape of Flower's fit workflows)."""
         if not isinstance(context, LegacyContext):
             raise TypeError(f"Expect a LegacyContext, but get {type(context).__name__}.")
-        current_round = cast(int, context.state.config_records[MAIN_CONFIGS_RECORD][Key.CURRENT_ROUND])
-        parameters = compat.arrayrecord_to_parameters(context.state.array_records[MAIN_PARAMS_RECORD], keep_input=True)
+        round_index, parameters = current_round(context), global_parameters(context)
         template = parameters_to_ndarrays(parameters)
-        length = 1 + sum(a.size for a in template)
+        length = 1 + flat_length(template)
         prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared.round == current_round and prepared.ready_to_fit:
+        if prepared is not None and prepared.round == round_index and prepared.ready_to_fit:
             current = prepared
-            log(INFO, "[secagg round %s] clients set up during the previous round", current_round)
+            log(INFO, "[secagg round %s] clients set up during the previous round", round_index)
         else:
-            instructions = context.strategy.configure_fit(current_round, parameters, context.client_manager)
+            instructions = context.strategy.configure_fit(round_index, parameters, context.client_manager)
             try:
-                current = self._open(current_round, instructions, length)
+                current = self._open(round_index, instructions, length)
             except (secagg.ProtocolError, AggregationError) as exc:
-                _record(context, {"round": current_round, "exchanges": 0, "status": "halted", "reason": str(exc)})
-                log(ERROR, "[secagg round %s] cannot open a session: %s", current_round, exc)
+                record_outcome(context, {"round": round_index, "exchanges": 0, "status": "halted", "reason": str(exc)})
+                log(ERROR, "[secagg round %s] cannot open a session: %s", round_index, exc)
                 return
         upcoming = None
-        if self.pipeline and current_round < context.config.num_rounds:
-            following = context.strategy.configure_fit(current_round + 1, parameters, context.client_manager)
+        if self.pipeline and round_index < context.config.num_rounds:
+            following = context.strategy.configure_fit(round_index + 1, parameters, context.client_manager)
             try:
-                upcoming = self._open(current_round + 1, following, length)
+                upcoming = self._open(round_index + 1, following, length)
             except (secagg.ProtocolError, AggregationError) as exc:  # round r+1 then opens its own session
-                log(INFO, "[secagg round %s] not set up ahead: %s", current_round + 1, exc)
+                log(INFO, "[secagg round %s] not set up ahead: %s", round_index + 1, exc)
         exchanges = self._run(grid, current, upcoming, parameters)
         if upcoming is not None and upcoming.ready_to_fit:
             self._prepared = upcoming
@@ -293,28 +292,18 @@ class SecAggWorkflow:
             "exchanges": exchanges,
         }
         if current.error is not None:
-            _record(context, {**outcome, "status": "halted", "reason": str(current.error)})
+            record_outcome(context, {**outcome, "status": "halted", "reason": str(current.error)})
             return
         total = current.coordinator.result
         try:
-            mean, total_weight = weighted_mean(
-                current.setup.codec().decode_sum(total.total), 0.0, self.max_weight, True
-            )
+            decoded = current.setup.codec().decode_sum(total.total)
+            mean, total_weight = weighted_mean(decoded, 0.0, self.max_weight, True)
         except AggregationError as exc:
-            _record(context, {**outcome, "status": "halted", "reason": str(exc)})
+            record_outcome(context, {**outcome, "status": "halted", "reason": str(exc)})
             return
-        aggregate = ndarrays_to_parameters(_unflatten(mean, template))
-        results = []
-        for client in total.included:
-            fitres = current.results[client]
-            # Example counts stay protected: the strategy averages identical parameters.
-            fitres.parameters, fitres.num_examples = aggregate, 1
-            results.append((current.proxies[client], fitres))
-        log(INFO, "aggregate_fit: %s clients included, %s failures", len(results), len(current.failures))
-        parameters_aggregated, metrics = context.strategy.aggregate_fit(
-            current.round, results, cast(list, current.failures)
-        )
-        _record(
+        included = [(current.proxies[c], current.results[c]) for c in total.included]
+        apply_mean(context, current.round, mean, template, included, current.failures)
+        record_outcome(
             context,
             {
                 **outcome,
@@ -324,23 +313,3 @@ class SecAggWorkflow:
                 "forged_shares_from": [current.node(c) for c in total.forged_shares_from],
             },
         )
-        if parameters_aggregated:
-            context.state.array_records[MAIN_PARAMS_RECORD] = compat.parameters_to_arrayrecord(
-                parameters_aggregated, True
-            )
-            context.history.add_metrics_distributed_fit(server_round=current.round, metrics=metrics)
-
-
-def _record(context: Context, outcome: Mapping[str, object]) -> None:
-    """The round's outcome, readable by the ServerApp under ``context.state[OUTCOME_RECORD]``."""
-    context.state.config_records[wire.OUTCOME_RECORD] = ConfigRecord(dict(outcome))  # type: ignore[arg-type]
-
-
-def _unflatten(vector: np.ndarray, template: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Split the averaged vector into arrays shaped (and, if floating, typed) like the global parameters."""
-    arrays, offset = [], 0
-    for a in template:
-        chunk = vector[offset : offset + a.size].reshape(a.shape)
-        arrays.append(chunk.astype(a.dtype) if np.issubdtype(a.dtype, np.floating) else chunk)
-        offset += a.size
-    return arrays
