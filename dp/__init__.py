@@ -4,69 +4,51 @@ integer noise mechanisms that compose with secure aggregation.
 Top floor: ``dpsgd_epsilon``, ``calibrate``, ``DistributedDiscreteGaussian``, ``DistributedSkellam``,
 ``GaussianMechanism``, ``clip_l2``, ``AdaptiveClipper``. Below: events, accountants (``RdpAccountant``,
 ``PldAccountant``, ``ZcdpAccountant``), exact samplers (``dp.discrete``, ``dp.poisson``, ``dp.csprng``).
+
+Names load on first use (PEP 562), so a client that needs one mechanism does not pay for the
+accountants' numerical machinery (scipy) at import time.
 """
 
-from dp.accountant import Accountant
-from dp.api import ACCOUNTANTS, calibrate, dpsgd_epsilon, dpsgd_event, make_accountant
-from dp.calibration import calibrate_noise
-from dp.central import GaussianMechanism
-from dp.clipping import AdaptiveClipper, clip_l2, combined_noise_multiplier, update_noise_for_total
-from dp.csprng import CsprngSource
-from dp.discrete import discrete_gaussian, discrete_laplace
-from dp.distributed import DistributedDiscreteGaussian, DistributedIntegerMechanism, DistributedSkellam
-from dp.errors import CalibrationError, DPError, InvalidParameterError, SamplerError, UnsupportedEventError
-from dp.events import (
-    ComposedEvent,
-    DiscreteGaussianSumEvent,
-    Event,
-    FixedSizeSampledEvent,
-    GaussianEvent,
-    LaplaceEvent,
-    PoissonSampledEvent,
-    SelfComposedEvent,
-    SkellamSumEvent,
-)
-from dp.pld_accountant import PldAccountant
-from dp.poisson import poisson, skellam
-from dp.rdp_accountant import RdpAccountant
-from dp.zcdp_accountant import ZcdpAccountant
+from dp.poisson import poisson as poisson  # eager: the name of its own module, which a lazy export would shadow
+from fedsecure.lazy import lazy_exports
 
-__all__ = [
-    "ACCOUNTANTS",
-    "Accountant",
-    "AdaptiveClipper",
-    "CalibrationError",
-    "ComposedEvent",
-    "CsprngSource",
-    "DPError",
-    "DiscreteGaussianSumEvent",
-    "DistributedDiscreteGaussian",
-    "DistributedIntegerMechanism",
-    "DistributedSkellam",
-    "Event",
-    "FixedSizeSampledEvent",
-    "GaussianEvent",
-    "GaussianMechanism",
-    "InvalidParameterError",
-    "LaplaceEvent",
-    "PldAccountant",
-    "PoissonSampledEvent",
-    "RdpAccountant",
-    "SamplerError",
-    "SelfComposedEvent",
-    "SkellamSumEvent",
-    "UnsupportedEventError",
-    "ZcdpAccountant",
-    "calibrate",
-    "calibrate_noise",
-    "clip_l2",
-    "combined_noise_multiplier",
-    "discrete_gaussian",
-    "discrete_laplace",
-    "dpsgd_epsilon",
-    "dpsgd_event",
-    "make_accountant",
-    "poisson",
-    "skellam",
-    "update_noise_for_total",
-]
+_EXPORTS = {
+    "ACCOUNTANTS": "dp.api",
+    "Accountant": "dp.accountant",
+    "AdaptiveClipper": "dp.clipping",
+    "CalibrationError": "dp.errors",
+    "ComposedEvent": "dp.events",
+    "CsprngSource": "dp.csprng",
+    "DPError": "dp.errors",
+    "DiscreteGaussianSumEvent": "dp.events",
+    "DistributedDiscreteGaussian": "dp.distributed",
+    "DistributedIntegerMechanism": "dp.distributed",
+    "DistributedSkellam": "dp.distributed",
+    "Event": "dp.events",
+    "FixedSizeSampledEvent": "dp.events",
+    "GaussianEvent": "dp.events",
+    "GaussianMechanism": "dp.central",
+    "InvalidParameterError": "dp.errors",
+    "LaplaceEvent": "dp.events",
+    "PldAccountant": "dp.pld_accountant",
+    "PoissonSampledEvent": "dp.events",
+    "RdpAccountant": "dp.rdp_accountant",
+    "SamplerError": "dp.errors",
+    "SelfComposedEvent": "dp.events",
+    "SkellamSumEvent": "dp.events",
+    "UnsupportedEventError": "dp.errors",
+    "ZcdpAccountant": "dp.zcdp_accountant",
+    "calibrate": "dp.api",
+    "calibrate_noise": "dp.calibration",
+    "clip_l2": "dp.clipping",
+    "combined_noise_multiplier": "dp.clipping",
+    "discrete_gaussian": "dp.discrete",
+    "discrete_laplace": "dp.discrete",
+    "dpsgd_epsilon": "dp.api",
+    "dpsgd_event": "dp.api",
+    "make_accountant": "dp.api",
+    "skellam": "dp.poisson",
+    "update_noise_for_total": "dp.clipping",
+}
+__all__ = sorted([*_EXPORTS, "poisson"])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,6 +7,9 @@ from typing import Any
 from dp.errors import InvalidParameterError
 from fedsecure import checks
 
+MAX_NOISE = 1e100
+"""Largest noise multiplier (or noise scale) taken: its square stays a finite float, and above it every
+epsilon is 0 to double precision anyway."""
 MAX_DIMENSION = 2**31
 """Largest vector a mechanism takes: the length secure aggregation frames carry (``secagg``'s limit)."""
 MAX_COMPOSITIONS = 2**53

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from dp._validate import MAX_DIMENSION, check_int, check_real
+from dp._validate import MAX_DIMENSION, MAX_NOISE, check_int, check_real
 from dp.csprng import CsprngSource
 from dp.discrete import discrete_gaussian
 from dp.distributed_math import integer_l1_bound
@@ -37,7 +37,7 @@ class GaussianMechanism:
 
     def __post_init__(self) -> None:
         check_real("l2_clip", self.l2_clip, low=0.0, low_open=True)
-        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True)
+        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True, high=MAX_NOISE)
         check_int("dimension", self.dimension, low=1, high=MAX_DIMENSION)
         check_int("granularity_bits", self.granularity_bits, low=0, high=30)
         #: lattice step: sqrt(d) lattice steps are 2^-bits of the clip

@@ -29,7 +29,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from dp import rotation
-from dp._validate import MAX_DIMENSION, check_int, check_real
+from dp._validate import MAX_DIMENSION, MAX_NOISE, check_int, check_real
 from dp.calibration import calibrate_noise
 from dp.clipping import clip_l2
 from dp.csprng import CsprngSource
@@ -38,7 +38,6 @@ from dp.distributed_math import integer_l1_bound, rounded_l2_bound
 from dp.errors import CalibrationError, InvalidParameterError, SamplerError
 from dp.events import DiscreteGaussianSumEvent, Event, PoissonSampledEvent, SkellamSumEvent
 from dp.poisson import MAX_VARIANCE, skellam
-from dp.rdp_accountant import RdpAccountant
 
 _MAX_ROUNDING_TRIES = 1000
 _M = TypeVar("_M", bound="DistributedIntegerMechanism")
@@ -64,7 +63,7 @@ class DistributedIntegerMechanism(ABC):
 
     def __post_init__(self) -> None:
         check_real("l2_clip", self.l2_clip, low=0.0, low_open=True)
-        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True)
+        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True, high=MAX_NOISE)
         check_int("modulus_bits", self.modulus_bits, low=2, high=62)
         check_int("dimension", self.dimension, low=1, high=MAX_DIMENSION)
         check_int("expected_clients", self.expected_clients, low=1)
@@ -151,6 +150,9 @@ class DistributedIntegerMechanism(ABC):
 
     def epsilon(self, rounds: int, sample_rate: float, delta: float, contributing_clients: int | None = None) -> float:
         """Epsilon (RDP accountant) after ``rounds`` identical rounds."""
+        # Imported here: a client that only encodes never loads the accountant's scipy machinery.
+        from dp.rdp_accountant import RdpAccountant
+
         return RdpAccountant().compose(self.round_event(sample_rate, contributing_clients), rounds).epsilon(delta)
 
     @classmethod

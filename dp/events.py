@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dp._validate import MAX_DIMENSION, check_count, check_int, check_real
+from dp._validate import MAX_DIMENSION, MAX_NOISE, check_count, check_int, check_real
 from dp.errors import InvalidParameterError
 
 
@@ -27,7 +27,7 @@ class GaussianEvent(Event):
     noise_multiplier: float
 
     def __post_init__(self) -> None:
-        check_real("noise_multiplier", self.noise_multiplier, low=0.0)
+        check_real("noise_multiplier", self.noise_multiplier, low=0.0, high=MAX_NOISE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class LaplaceEvent(Event):
     noise_multiplier: float
 
     def __post_init__(self) -> None:
-        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True)
+        check_real("noise_multiplier", self.noise_multiplier, low=0.0, low_open=True, high=MAX_NOISE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class DiscreteGaussianSumEvent(Event):
     num_clients: int
 
     def __post_init__(self) -> None:
-        check_real("sigma", self.sigma, low=0.0, low_open=True)
+        check_real("sigma", self.sigma, low=0.0, low_open=True, high=MAX_NOISE)
         check_real("l2_sensitivity", self.l2_sensitivity, low=0.0, low_open=True)
         check_real("l1_sensitivity", self.l1_sensitivity, low=0.0, low_open=True)
         check_int("dimension", self.dimension, low=1, high=MAX_DIMENSION)

@@ -15,7 +15,7 @@ Every name below is imported on first use, so ``import protocols.flower`` (a Flo
 ClientApp's start) loads neither torch nor scikit-learn nor TenSEAL.
 """
 
-from protocols._lazy import lazy_exports
+from fedsecure.lazy import lazy_exports
 
 _EXPORTS = {
     "AggregationAborted": "protocols.aggregators.base",

@@ -25,6 +25,7 @@ from secagg.plan import SessionPlan, plan_session
 from secagg.server import Server, UnmaskedSum
 from secagg.simulate import AggregateResult, simulate
 from secagg.stage import Stage
+from secagg.threat_model import GraphParameters, graph_parameters
 
 __all__ = [
     "AggregateResult",
@@ -34,6 +35,7 @@ __all__ = [
     "EncodingError",
     "FixedPointCodec",
     "ForgedSharesError",
+    "GraphParameters",
     "InvalidMessageError",
     "ProtocolError",
     "RefusedRequestError",
@@ -45,6 +47,7 @@ __all__ = [
     "TooFewSurvivorsError",
     "UnmaskedSum",
     "default_threshold",
+    "graph_parameters",
     "plan_session",
     "recommended_degree",
     "simulate",

@@ -2,12 +2,13 @@
 
 Server: ``DefaultWorkflow(fit_workflow=SecAggWorkflow(...))`` where Flower's
 ``SecAggPlusWorkflow`` would go. Clients: ``ClientApp(client_fn, mods=[secagg_mod])``
-where ``secaggplus_mod`` would go. Importing this package imports flwr (the
-``flower`` extra); ``import protocols`` does not. Names load on first use, so a
-ClientApp importing the mod loads neither the server side nor the FedAvg driver.
+where ``secaggplus_mod`` would go.
+Importing this package imports flwr (the ``flower`` extra); ``import protocols`` does not.
+Names load on first use, so a ClientApp importing a mod loads neither the server side nor
+the FedAvg driver.
 """
 
-from protocols._lazy import lazy_exports
+from fedsecure.lazy import lazy_exports
 
 _EXPORTS = {
     "Identity": "protocols.flower.mod",

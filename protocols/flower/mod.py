@@ -32,7 +32,6 @@ from flwr.common import log
 
 import secagg
 from fedsecure.errors import FedsecureError
-from protocols.aggregators.weighting import client_vector, weight_scale
 from protocols.flower import session as wire
 from protocols.flower.fit import fit_update, hide_update
 from secagg.coordinator import respond
@@ -164,10 +163,9 @@ def _identities(
 
 
 def _encode_fit_result(setup: wire.SessionSetup, fitted: Message) -> np.ndarray:
-    """[w x, w] with w = num_examples / max_weight, fixed-point encoded into Z_{2^k}."""
-    update, weight = fit_update(fitted, setup.vector_length - 1)
-    scale = weight_scale({0: float(weight)}, setup.max_weight)
-    return setup.codec().encode(client_vector(update, float(weight), scale, protect=True))
+    """The fit result's ring words in the session's encoding (`SessionSetup.encode`)."""
+    update, examples = fit_update(fitted, setup.update_length)
+    return setup.encode(update, examples)
 
 
 secagg_mod: Mod = make_secagg_mod()

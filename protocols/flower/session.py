@@ -17,13 +17,17 @@ client ``i`` of the session is the node at position ``i - 1``.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass
 
+import numpy as np
 from flwr.app import ConfigRecord, Message
 
+import dp
 import secagg
 from fedsecure import checks
 from fedsecure.wire import Kind, Reader, Writer
+from protocols.aggregators.weighting import client_vector, weight_scale, weighted_mean
 from secagg.config import SESSION_ID_BYTES
 from secagg.errors import InvalidMessageError
 
@@ -31,8 +35,28 @@ RECORD = "secagg"
 """Key of the ConfigRecord that carries the protocol in every message and reply of ours."""
 
 GRAPH_SEED_BYTES = 32
+ROTATION_SEED_BYTES = 32
 MAX_NODES = 1 << 20
 MAX_SETUP_BYTES = 256 + 8 * MAX_NODES
+
+
+class Encoding(enum.IntEnum):
+    """How a client turns its fit result into ring words, and the server the sum into a mean."""
+
+    WEIGHTED = 0
+    """``[w x, w]`` with ``w = num_examples / max_weight``, fixed point (example counts stay protected)."""
+    CLIPPED = 1
+    """The update clipped to L2 norm ``l2_clip``, fixed point, equal weights (central DP noises the sum)."""
+    DISCRETE_GAUSSIAN = 2
+    """`dp.DistributedDiscreteGaussian`: each client adds its share of integer noise (distributed DP)."""
+    SKELLAM = 3
+    """`dp.DistributedSkellam`, likewise."""
+
+
+_MECHANISMS: dict[Encoding, type[dp.DistributedIntegerMechanism]] = {
+    Encoding.DISCRETE_GAUSSIAN: dp.DistributedDiscreteGaussian,
+    Encoding.SKELLAM: dp.DistributedSkellam,
+}
 
 
 @dataclass(frozen=True)
@@ -40,10 +64,12 @@ class SessionSetup:
     """The public description of one session, sent to every sampled node as it opens.
 
     ``degree=0`` stands for the complete graph (SecAgg); otherwise the SecAgg+ graph is the one
-    `secagg.SessionConfig.create` builds from ``graph_seed``. ``clip`` and ``max_weight`` fix the
-    client's encoding: its update times ``num_examples / max_weight`` goes through
+    `secagg.SessionConfig.create` builds from ``graph_seed``. ``encoding`` fixes how clients encode
+    (:class:`Encoding`): by default the update times ``num_examples / max_weight`` goes through
     ``FixedPointCodec(clip, len(node_ids), modulus_bits)`` with the normalized weight appended
-    (`protocols.aggregators.weighting`).
+    (`protocols.aggregators.weighting`); under DP-FedAvg the update is clipped to ``l2_clip`` and
+    either fixed-point encoded (central noise at the server) or encoded by the distributed
+    mechanism with ``noise_multiplier``, ``expected_clients`` and the public ``rotation_seed``.
     """
 
     session_id: bytes
@@ -57,6 +83,31 @@ class SessionSetup:
     active: bool
     clip: float
     max_weight: float
+    encoding: Encoding = Encoding.WEIGHTED
+    l2_clip: float = 0.0
+    noise_multiplier: float = 0.0
+    expected_clients: int = 0
+    rotation_seed: bytes = bytes(ROTATION_SEED_BYTES)
+
+    @property
+    def update_length(self) -> int:
+        """Values in a client's fit update (the weighted encoding appends one: the weight)."""
+        return self.vector_length - (self.encoding == Encoding.WEIGHTED)
+
+    def encode(self, update: np.ndarray, examples: int) -> np.ndarray:
+        """Client side: the ring words of a fit update with ``examples`` examples."""
+        codec = self.codec()
+        if self.encoding == Encoding.WEIGHTED:
+            scale = weight_scale({0: float(examples)}, self.max_weight)
+            return codec.encode(client_vector(update, float(examples), scale, protect=True))
+        return codec.encode(dp.clip_l2(update, self.l2_clip) if self.encoding == Encoding.CLIPPED else update)
+
+    def decode(self, total: np.ndarray, included: int) -> tuple[np.ndarray, float]:
+        """Server side: (mean update, total weight) from the unmasked sum of ``included`` clients."""
+        decoded = self.codec().decode_sum(total)
+        if self.encoding == Encoding.WEIGHTED:
+            return weighted_mean(decoded, 0.0, self.max_weight, True)
+        return decoded[: self.update_length] / included, float(included)
 
     def session_config(self) -> secagg.SessionConfig:
         """The `secagg` session both sides run: same ids, graph, threshold and session id."""
@@ -74,9 +125,20 @@ class SessionSetup:
         config.validate()
         return config
 
-    def codec(self) -> secagg.FixedPointCodec:
-        """The fixed-point codec, with headroom for every sampled client."""
-        return secagg.FixedPointCodec(self.clip, len(self.node_ids), self.modulus_bits)
+    def codec(self) -> secagg.FixedPointCodec | dp.DistributedIntegerMechanism:
+        """The encoding's codec (ring words of ``modulus_bits``, headroom for every sampled client)."""
+        if self.encoding == Encoding.WEIGHTED:
+            return secagg.FixedPointCodec(self.clip, len(self.node_ids), self.modulus_bits)
+        if self.encoding == Encoding.CLIPPED:  # every coordinate of an L2-clipped vector is within the clip
+            return secagg.FixedPointCodec(self.l2_clip, len(self.node_ids), self.modulus_bits)
+        return _MECHANISMS[self.encoding](
+            self.l2_clip,
+            self.noise_multiplier,
+            self.modulus_bits,
+            self.vector_length,
+            self.expected_clients,
+            self.rotation_seed,
+        )
 
     def client_id(self, node_id: int) -> int:
         """The `secagg` id of a sampled Flower node."""
@@ -100,6 +162,11 @@ class SessionSetup:
         w.u8(self.active)
         w.f64(self.clip)
         w.f64(self.max_weight)
+        w.u8(self.encoding)
+        w.f64(self.l2_clip)
+        w.f64(self.noise_multiplier)
+        w.u32(self.expected_clients)
+        w.fixed(self.rotation_seed)
         return w.finish()
 
     @classmethod
@@ -114,7 +181,11 @@ class SessionSetup:
         degree, seed, threshold = r.u32("degree"), r.fixed(GRAPH_SEED_BYTES, "graph seed"), r.u32("threshold")
         modulus_bits, vector_length, active = r.u8("modulus bits"), r.u64("vector length"), r.u8("active flag")
         clip, max_weight = r.f64("clip"), r.f64("max weight")
+        encoding, l2_clip, noise = r.u8("encoding"), r.f64("l2 clip"), r.f64("noise multiplier")
+        expected, rotation_seed = r.u32("expected clients"), r.fixed(ROTATION_SEED_BYTES, "rotation seed")
         r.done()
+        if encoding not in Encoding._value2member_map_:
+            raise r.fail(f"unknown encoding {encoding}")
         if len(set(nodes)) != len(nodes):
             raise r.fail("node ids must be distinct")
         if active > 1:
@@ -132,6 +203,11 @@ class SessionSetup:
             bool(active),
             clip,
             max_weight,
+            Encoding(encoding),
+            l2_clip,
+            noise,
+            expected,
+            rotation_seed,
         )
 
 

@@ -52,7 +52,6 @@ from flwr.serverapp.grid import Grid
 import secagg
 from protocols.aggregators.base import AggregationError
 from protocols.aggregators.masking import SecAggAggregator
-from protocols.aggregators.weighting import weighted_mean
 from protocols.flower import session as wire
 from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome
 from secagg.config import SESSION_ID_BYTES
@@ -296,8 +295,7 @@ class SecAggWorkflow:
             return
         total = current.coordinator.result
         try:
-            decoded = current.setup.codec().decode_sum(total.total)
-            mean, total_weight = weighted_mean(decoded, 0.0, self.max_weight, True)
+            mean, total_weight = current.setup.decode(total.total, len(total.included))
         except AggregationError as exc:
             record_outcome(context, {**outcome, "status": "halted", "reason": str(exc)})
             return
