@@ -61,6 +61,10 @@ class Kind(enum.IntEnum):
     CKKS_CIPHERTEXT = 33
     PAILLIER_PUBLIC = 34
     PAILLIER_CIPHERTEXT = 35
+    # he: threshold Paillier (Damgard-Jurik, PKC 2001): its public key and one key holder's partial
+    # decryption; its ciphertexts are PAILLIER_CIPHERTEXT frames bound to the key by their key id.
+    THRESHOLD_PAILLIER_PUBLIC = 36
+    THRESHOLD_PAILLIER_PARTIAL = 37
     # he: a key holder's own secret state, kept on its node (never sent).
     CKKS_KEY_HOLDER = 40
     PAILLIER_KEY_HOLDER = 41

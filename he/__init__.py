@@ -7,6 +7,10 @@ Top floor (see :mod:`he.interface` for the contract both schemes follow)::
     ct = public.encrypt(update, weight=w)      # client
     agg = public.aggregate([ct1, ct2, ...], weights=[w1, w2, ...])   # server, no secret
     weighted_sum = holder.decrypt(agg)         # key holder; divide by agg.weight for the mean
+
+Threshold Paillier (:mod:`he.threshold_paillier`): ``dealing = he.ThresholdPaillierScheme.generate(k, t)``
+gives ``dealing.public()`` and ``dealing.holders``; any ``t`` holders' ``partial_decrypt(agg)`` go to
+``public.combine(agg, partials)`` instead of ``holder.decrypt(agg)``.
 """
 
 from he.ckks import CKKSCiphertext, CKKSKeyHolder, CKKSPublic, CKKSScheme
@@ -15,15 +19,27 @@ from he.ckks_presets import CKKSPreset
 from he.errors import (
     ContextMismatchError,
     HEError,
+    InvalidPartialError,
     MalformedCiphertextError,
     MalformedKeyError,
+    MalformedPartialError,
     PackingOverflowError,
     ParameterError,
+    TooFewPartialsError,
+    WeakKeyWarning,
 )
 from he.interface import Ciphertext, KeyHolder, PublicScheme
+from he.loading import load_key_holder, load_public
 from he.packing import PackingLayout
 from he.paillier import PackedUpdate, PaillierCiphertext, PaillierKeyHolder, PaillierPublic, PaillierScheme
 from he.parallel import ParallelEncryptor
+from he.threshold_paillier import (
+    ThresholdDealing,
+    ThresholdKeyHolder,
+    ThresholdPaillierPublic,
+    ThresholdPaillierScheme,
+    ThresholdPartial,
+)
 
 __all__ = [
     "CKKSScheme",
@@ -37,15 +53,26 @@ __all__ = [
     "PaillierPublic",
     "PaillierCiphertext",
     "PackedUpdate",
+    "ThresholdPaillierScheme",
+    "ThresholdDealing",
+    "ThresholdKeyHolder",
+    "ThresholdPaillierPublic",
+    "ThresholdPartial",
     "ParallelEncryptor",
     "PackingLayout",
     "Ciphertext",
     "PublicScheme",
     "KeyHolder",
+    "load_public",
+    "load_key_holder",
     "HEError",
     "ParameterError",
     "PackingOverflowError",
     "MalformedCiphertextError",
     "MalformedKeyError",
     "ContextMismatchError",
+    "MalformedPartialError",
+    "TooFewPartialsError",
+    "InvalidPartialError",
+    "WeakKeyWarning",
 ]

@@ -8,6 +8,8 @@ message without crashing and without catching unrelated exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fedsecure.errors import FedsecureError
 
 __all__ = [
@@ -17,6 +19,10 @@ __all__ = [
     "MalformedCiphertextError",
     "MalformedKeyError",
     "ContextMismatchError",
+    "MalformedPartialError",
+    "TooFewPartialsError",
+    "InvalidPartialError",
+    "WeakKeyWarning",
 ]
 
 
@@ -46,3 +52,36 @@ class MalformedKeyError(HEError, ValueError):
 
 class ContextMismatchError(HEError, ValueError):
     """A ciphertext belongs to another key, context or parameter set."""
+
+
+class MalformedPartialError(HEError, ValueError):
+    """Serialized partial-decryption bytes are truncated, garbled or out of range."""
+
+
+class TooFewPartialsError(ParameterError):
+    """Fewer partial decryptions than the threshold were given; ``holders`` are the indices given."""
+
+    def __init__(self, needed: int, holders: tuple[int, ...]) -> None:
+        self.needed = needed
+        self.holders = holders
+        given = ", ".join(map(str, holders)) or "none"
+        super().__init__(f"too few partial decryptions: {len(holders)} given (holders {given}), {needed} needed")
+
+
+class InvalidPartialError(HEError, ValueError):
+    """Partial decryptions that were refused, by holder index: the key holders not to trust.
+
+    ``reasons`` maps each refused holder to why (a failed proof of correctness, another
+    ciphertext or key, a duplicate); ``holders`` lists them in order and ``holder`` is the first.
+    """
+
+    def __init__(self, reasons: Mapping[int, str]) -> None:
+        self.reasons = dict(sorted(reasons.items()))
+        self.holders = tuple(self.reasons)
+        self.holder = self.holders[0]
+        detail = "; ".join(f"holder {index}: {reason}" for index, reason in self.reasons.items())
+        super().__init__(f"invalid partial decryption from {detail}")
+
+
+class WeakKeyWarning(UserWarning):
+    """A key size accepted for tests and notebooks although it is below 112-bit security."""

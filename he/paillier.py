@@ -19,13 +19,15 @@ parameter; here each update is quantized and packed BatchCrypt-style
   any work is done.
 * Ciphertexts are validated on receipt: every value in ``[1, n^2)`` and
   invertible modulo ``n``; the header's key id binds them to one public key.
+* Everything but the key format lives in :class:`PaillierPublicBase`, which
+  the threshold public key of :mod:`he.threshold_paillier` shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 import gmpy2
 import numpy as np
@@ -34,12 +36,19 @@ from phe import paillier as phe
 from fedsecure import checks
 from fedsecure.wire import FRAME_OVERHEAD, Kind, Reader, Writer
 from he.ciphertext import HEADER_BYTES, EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
-from he.errors import ContextMismatchError, MalformedCiphertextError, MalformedKeyError, ParameterError
+from he.errors import ContextMismatchError, HEError, MalformedCiphertextError, MalformedKeyError, ParameterError
 from he.fast_paillier import FixedBaseRandomizer, check_fixed_base, make_fixed_base
 from he.inputs import as_update, check_weight, plan_weights
 from he.packing import PackingLayout
 
-__all__ = ["PaillierScheme", "PaillierKeyHolder", "PaillierPublic", "PaillierCiphertext", "PackedUpdate"]
+__all__ = [
+    "PaillierScheme",
+    "PaillierKeyHolder",
+    "PaillierPublicBase",
+    "PaillierPublic",
+    "PaillierCiphertext",
+    "PackedUpdate",
+]
 
 MIN_KEY_BITS: Final = 2048  # 112-bit security (NIST SP 800-57 Part 1, Table 2)
 MAX_KEY_BITS: Final = 8192
@@ -87,40 +96,84 @@ class PaillierCiphertext(EncryptedVector[int]):
         """Header, then each ciphertext as a fixed-width big-endian integer."""
         out = Writer(Kind.PAILLIER_CIPHERTEXT)
         write_header(out, self, len(self._values))
-        out.fixed(b"".join(int(v).to_bytes(self._width, "big") for v in self._values))
+        out.fixed(residue_bytes(self._values, self._width))
         return out.finish()
 
 
-class PaillierPublic:
-    """Public side of a Paillier key: encrypt (clients) and aggregate (server)."""
+def residue_bytes(values: Sequence[gmpy2.mpz], width: int) -> bytes:
+    """Integers modulo ``n^2`` as fixed-width big-endian bytes, concatenated."""
+    return b"".join(int(v).to_bytes(width, "big") for v in values)
 
-    def __init__(self, data: bytes) -> None:
-        reader = Reader(
-            data, Kind.PAILLIER_PUBLIC, max_bytes=_MAX_PUBLIC_BYTES, what="Paillier public key", error=MalformedKeyError
-        )
-        n = int.from_bytes(reader.blob(MAX_KEY_BITS // 8, "modulus n"), "big")
-        bits = reader.u8("quantization bits")
-        clip = reader.f64("clip bound")
-        max_total_weight = reader.u64("max total weight")
-        fast = reader.u8("fast-encryption flag")
-        h_s = int.from_bytes(reader.blob(2 * MAX_KEY_BITS // 8, "fixed base h_s"), "big") if fast == 1 else None
-        reader.done()
-        if fast > 1:
-            raise MalformedKeyError("fast-encryption flag must be 0 or 1")
-        if n % 2 == 0 or not MIN_KEY_BITS <= n.bit_length() <= MAX_KEY_BITS or gmpy2.is_square(n):
-            raise MalformedKeyError(f"modulus must be an odd non-square of {MIN_KEY_BITS}..{MAX_KEY_BITS} bits")
-        try:
-            self.layout = PackingLayout(bits, clip, max_total_weight, n.bit_length() - 1)
-        except ParameterError as exc:
-            raise MalformedKeyError(f"invalid packing parameters: {exc}") from exc
+
+def read_residues(
+    reader: Reader, count: int, width: int, n: gmpy2.mpz, what: str, error: type[HEError]
+) -> list[gmpy2.mpz]:
+    """Read ``count`` fixed-width integers, each in ``[1, n^2)`` and invertible modulo ``n``."""
+    body = reader.fixed_view(count * width, f"{what}s")
+    nsquare = n * n
+    values = []
+    for index in range(count):
+        value = gmpy2.mpz(int.from_bytes(body[index * width : (index + 1) * width], "big"))
+        if not 1 <= value < nsquare:
+            raise error(f"{what} {index} outside [1, n^2)")
+        if gmpy2.gcd(value, n) != 1:
+            raise error(f"{what} {index} is not invertible modulo n")
+        values.append(value)
+    return values
+
+
+def read_key_fields(reader: Reader, min_bits: int) -> tuple[int, PackingLayout, int | None]:
+    """Read and check the fields a Paillier public key starts with (see :func:`write_key_fields`).
+
+    Returns the modulus ``n``, its packing layout and the DJN fixed base (``None`` on the standard path).
+    """
+    n = int.from_bytes(reader.blob(MAX_KEY_BITS // 8, "modulus n"), "big")
+    bits = reader.u8("quantization bits")
+    clip = reader.f64("clip bound")
+    max_total_weight = reader.u64("max total weight")
+    fast = reader.u8("fast-encryption flag")
+    h_s = int.from_bytes(reader.blob(2 * MAX_KEY_BITS // 8, "fixed base h_s"), "big") if fast == 1 else None
+    if fast > 1:
+        raise MalformedKeyError("fast-encryption flag must be 0 or 1")
+    if n % 2 == 0 or not min_bits <= n.bit_length() <= MAX_KEY_BITS or gmpy2.is_square(n):
+        raise MalformedKeyError(f"modulus must be an odd non-square of {min_bits}..{MAX_KEY_BITS} bits")
+    try:
+        layout = PackingLayout(bits, clip, max_total_weight, n.bit_length() - 1)
+    except ParameterError as exc:
+        raise MalformedKeyError(f"invalid packing parameters: {exc}") from exc
+    if h_s is not None:  # validate now, build the table on first encryption only
+        check_fixed_base(n, h_s)
+    return n, layout, h_s
+
+
+def write_key_fields(out: Writer, n: int, layout: PackingLayout, h_s: int | None) -> None:
+    """The modulus, the packing parameters and, on the DJN path, the fixed base ``h_s``."""
+    out.blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+    out.u8(layout.bits)
+    out.f64(float(layout.clip))
+    out.u64(layout.max_total_weight)
+    out.u8(int(h_s is not None))
+    if h_s is not None:
+        out.blob(h_s.to_bytes((h_s.bit_length() + 7) // 8, "big"))
+
+
+class PaillierPublicBase:
+    """Encrypt (clients), aggregate and parse ciphertexts (server) under one Paillier modulus ``n``.
+
+    Subclasses parse their own key format (:func:`read_key_fields` first) and pass the
+    checked fields here; ``data`` is the key's serialization, fingerprinted as the key id.
+    """
+
+    _key_name: ClassVar[str] = "Paillier public key"
+
+    def __init__(self, n: int, layout: PackingLayout, h_s: int | None, data: bytes) -> None:
+        self.layout = layout
         self.key = phe.PaillierPublicKey(n)
         self._n = gmpy2.mpz(n)
         self._nsquare = self._n * self._n
         self._width = (int(self._nsquare).bit_length() + 7) // 8
         self._h_s = h_s
         self._randomizer: FixedBaseRandomizer | None = None
-        if h_s is not None:  # validate now, build the table on first encryption only
-            check_fixed_base(n, h_s)
         self._bytes = bytes(data)
         self.key_id = fingerprint(self._bytes)
 
@@ -190,7 +243,7 @@ class PaillierPublic:
     def load_ciphertext(self, data: bytes) -> PaillierCiphertext:
         """Parse and validate ciphertext bytes from a client or the server."""
         reader, header = open_ciphertext(
-            data, Kind.PAILLIER_CIPHERTEXT, self.key_id, integral=True, under="Paillier public key"
+            data, Kind.PAILLIER_CIPHERTEXT, self.key_id, integral=True, under=self._key_name
         )
         length, weight, count = header.length, int(header.weight), header.count
         if weight > self.layout.max_total_weight:
@@ -199,20 +252,29 @@ class PaillierPublic:
             )
         if count != self.layout.chunks_for(length):
             raise MalformedCiphertextError(f"{count} ciphertexts cannot hold {length} values")
-        body = reader.fixed_view(count * self._width, "ciphertext values")
+        values = read_residues(reader, count, self._width, self._n, "ciphertext value", MalformedCiphertextError)
         reader.done()
-        values = []
-        for index in range(count):
-            value = gmpy2.mpz(int.from_bytes(body[index * self._width : (index + 1) * self._width], "big"))
-            if not 1 <= value < self._nsquare:
-                raise MalformedCiphertextError(f"ciphertext value {index} outside [1, n^2)")
-            if gmpy2.gcd(value, self._n) != 1:
-                raise MalformedCiphertextError(f"ciphertext value {index} is not invertible modulo n")
-            values.append(value)
         return PaillierCiphertext(values, length, header.dtype, weight, header.weighted, self.key_id, self._width)
 
+    def decode(self, ciphertext: PaillierCiphertext, plaintexts: Sequence[int]) -> np.ndarray:
+        """Unpack and dequantize the decrypted plaintexts of ``ciphertext`` (original length and dtype)."""
+        sums = self.layout.unpack(plaintexts, ciphertext.length)
+        return self.layout.dequantize(sums, ciphertext.weight).astype(ciphertext.dtype)
+
     def _check_compatible(self, ciphertexts: Sequence[PaillierCiphertext]) -> PaillierCiphertext:
-        return check_compatible(ciphertexts, PaillierCiphertext, self.key_id, "under this Paillier key")
+        return check_compatible(ciphertexts, PaillierCiphertext, self.key_id, f"under this {self._key_name}")
+
+
+class PaillierPublic(PaillierPublicBase):
+    """Public side of a Paillier key: encrypt (clients) and aggregate (server)."""
+
+    def __init__(self, data: bytes) -> None:
+        reader = Reader(
+            data, Kind.PAILLIER_PUBLIC, max_bytes=_MAX_PUBLIC_BYTES, what="Paillier public key", error=MalformedKeyError
+        )
+        n, layout, h_s = read_key_fields(reader, MIN_KEY_BITS)
+        reader.done()
+        super().__init__(n, layout, h_s, data)
 
 
 class PaillierKeyHolder:
@@ -226,13 +288,21 @@ class PaillierKeyHolder:
         """A fresh public side (parsed from the same bytes clients receive)."""
         return PaillierPublic(self._public.serialize())
 
+    def export_secret(self) -> bytes:
+        """The key holder's state as bytes, to keep on its own storage (it holds the factorization:
+        never send it anywhere); :meth:`PaillierScheme.load_key_holder` restores it."""
+        out = Writer(Kind.PAILLIER_KEY_HOLDER)
+        out.blob(self._public.serialize())
+        for prime in (self._private_key.p, self._private_key.q):
+            out.blob(int(prime).to_bytes((int(prime).bit_length() + 7) // 8, "big"))
+        return out.finish()
+
     def decrypt(self, ciphertext: PaillierCiphertext) -> np.ndarray:
         """Decrypt, unpack and dequantize to the weighted sum (original length and dtype)."""
         if not isinstance(ciphertext, PaillierCiphertext) or ciphertext.key_id != self._public.key_id:
             raise ContextMismatchError("ciphertext is not under this key holder's Paillier key")
         plaintexts = [self._private_key.raw_decrypt(int(c)) for c in ciphertext.values]
-        sums = self._public.layout.unpack(plaintexts, ciphertext.length)
-        return self._public.layout.dequantize(sums, ciphertext.weight).astype(ciphertext.dtype)
+        return self._public.decode(ciphertext, plaintexts)
 
 
 class PaillierScheme:
@@ -258,21 +328,30 @@ class PaillierScheme:
         if key_bits % 2:
             raise ParameterError(f"key_bits must be even, got {key_bits}")
         layout = PackingLayout(bits, clip, max_total_weight, key_bits - 1)  # fail before key generation
-        bits, clip, max_total_weight = layout.bits, layout.clip, layout.max_total_weight
         public_key, private_key = phe.generate_paillier_keypair(n_length=key_bits)
-        n = public_key.n
         out = Writer(Kind.PAILLIER_PUBLIC)
-        out.blob(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-        out.u8(bits)
-        out.f64(float(clip))
-        out.u64(max_total_weight)
-        out.u8(int(fast_encryption))
-        if fast_encryption:
-            h_s = make_fixed_base(n)
-            out.blob(h_s.to_bytes((h_s.bit_length() + 7) // 8, "big"))
+        write_key_fields(out, public_key.n, layout, make_fixed_base(public_key.n) if fast_encryption else None)
         return PaillierKeyHolder(private_key, out.finish())
 
     @staticmethod
     def load_public(data: bytes) -> PaillierPublic:
         """Validate and load a public key serialized by ``public().serialize()``."""
         return PaillierPublic(data)
+
+    @staticmethod
+    def load_key_holder(data: bytes) -> PaillierKeyHolder:
+        """Restore a key holder from :meth:`PaillierKeyHolder.export_secret` bytes."""
+        reader = Reader(
+            data,
+            Kind.PAILLIER_KEY_HOLDER,
+            max_bytes=3 * _MAX_PUBLIC_BYTES,
+            what="Paillier key holder",
+            error=MalformedKeyError,
+        )
+        public_bytes = reader.blob(_MAX_PUBLIC_BYTES, "public key")
+        p, q = (int.from_bytes(reader.blob(MAX_KEY_BITS // 8, f"prime {name}"), "big") for name in "pq")
+        reader.done()
+        public = PaillierPublic(public_bytes)
+        if p * q != public.key.n or not (gmpy2.is_prime(p) and gmpy2.is_prime(q)):
+            raise MalformedKeyError("the saved primes do not factor the public modulus")
+        return PaillierKeyHolder(phe.PaillierPrivateKey(public.key, p, q), public_bytes)

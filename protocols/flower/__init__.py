@@ -2,7 +2,7 @@
 
 Server: ``DefaultWorkflow(fit_workflow=SecAggWorkflow(...))`` where Flower's
 ``SecAggPlusWorkflow`` would go. Clients: ``ClientApp(client_fn, mods=[secagg_mod])``
-where ``secaggplus_mod`` would go.
+where ``secaggplus_mod`` would go. Homomorphic aggregation: ``HEWorkflow`` with ``he_mod``.
 Importing this package imports flwr (the ``flower`` extra); ``import protocols`` does not.
 Names load on first use, so a ClientApp importing a mod loads neither the server side nor
 the FedAvg driver.
@@ -11,6 +11,8 @@ the FedAvg driver.
 from fedsecure.lazy import lazy_exports
 
 _EXPORTS = {
+    "HEWorkflow": "protocols.flower.he_workflow",
+    "he_mod": "protocols.flower.he_node",
     "Identity": "protocols.flower.mod",
     "OUTCOME_RECORD": "protocols.flower.fit",
     "SecAggWorkflow": "protocols.flower.workflow",
