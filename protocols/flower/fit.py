@@ -71,19 +71,23 @@ def apply_mean(
     template: Sequence[np.ndarray],
     included: Sequence[tuple[ClientProxy, FitRes]],
     failures: Sequence[BaseException],
+    metrics: Mapping[str, float] | None = None,
 ) -> None:
     """Hand the protected mean to ``strategy.aggregate_fit`` as every included client's parameters
-    (example counts stay protected, so each carries weight 1) and store what the strategy returns."""
+    (example counts stay protected, so each carries weight 1) and store what the strategy returns,
+    with ``metrics`` (e.g. the epsilon spent) added to its fit metrics."""
     aggregate = ndarrays_to_parameters(unflatten(mean, template))
     results = []
     for proxy, fitres in included:
         fitres.parameters, fitres.num_examples = aggregate, 1
         results.append((proxy, fitres))
     log(INFO, "aggregate_fit: %s clients included, %s failures", len(results), len(failures))
-    parameters, metrics = context.strategy.aggregate_fit(round_index, results, list(failures))
+    parameters, fit_metrics = context.strategy.aggregate_fit(round_index, results, list(failures))
     if parameters:
         context.state.array_records[MAIN_PARAMS_RECORD] = compat.parameters_to_arrayrecord(parameters, True)
-        context.history.add_metrics_distributed_fit(server_round=round_index, metrics=metrics)
+        context.history.add_metrics_distributed_fit(
+            server_round=round_index, metrics={**fit_metrics, **(metrics or {})}
+        )
 
 
 def unflatten(vector: np.ndarray, template: Sequence[np.ndarray]) -> list[np.ndarray]:

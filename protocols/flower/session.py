@@ -88,10 +88,14 @@ class SessionSetup:
     noise_multiplier: float = 0.0
     expected_clients: int = 0
     rotation_seed: bytes = bytes(ROTATION_SEED_BYTES)
+    dimension: int = 0
+    """Values in a client's fit update under a distributed mechanism (its words are padded for the rotation)."""
 
     @property
     def update_length(self) -> int:
         """Values in a client's fit update (the weighted encoding appends one: the weight)."""
+        if self.encoding in _MECHANISMS:
+            return self.dimension
         return self.vector_length - (self.encoding == Encoding.WEIGHTED)
 
     def encode(self, update: np.ndarray, examples: int) -> np.ndarray:
@@ -135,7 +139,7 @@ class SessionSetup:
             self.l2_clip,
             self.noise_multiplier,
             self.modulus_bits,
-            self.vector_length,
+            self.dimension,
             self.expected_clients,
             self.rotation_seed,
         )
@@ -167,6 +171,7 @@ class SessionSetup:
         w.f64(self.noise_multiplier)
         w.u32(self.expected_clients)
         w.fixed(self.rotation_seed)
+        w.u64(self.dimension)
         return w.finish()
 
     @classmethod
@@ -183,6 +188,7 @@ class SessionSetup:
         clip, max_weight = r.f64("clip"), r.f64("max weight")
         encoding, l2_clip, noise = r.u8("encoding"), r.f64("l2 clip"), r.f64("noise multiplier")
         expected, rotation_seed = r.u32("expected clients"), r.fixed(ROTATION_SEED_BYTES, "rotation seed")
+        dimension = r.u64("dimension")
         r.done()
         if encoding not in Encoding._value2member_map_:
             raise r.fail(f"unknown encoding {encoding}")
@@ -208,6 +214,7 @@ class SessionSetup:
             noise,
             expected,
             rotation_seed,
+            dimension,
         )
 
 

@@ -50,10 +50,12 @@ from flwr.server.client_proxy import ClientProxy
 from flwr.serverapp.grid import Grid
 
 import secagg
-from protocols.aggregators.base import AggregationError
+from protocols.aggregators.base import AggregationError, AggregationOutcome, Cost
 from protocols.aggregators.masking import SecAggAggregator
+from protocols.dpfedavg import CentralDP, DistributedDP
 from protocols.flower import session as wire
 from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome
+from protocols.flower.privacy import FlowerDP, encoding_of
 from secagg.config import SESSION_ID_BYTES
 from secagg.coordinator import Coordinator, Exchange
 from secagg.errors import InvalidMessageError
@@ -117,6 +119,8 @@ class SecAggWorkflow:
         verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         pipeline: bool = True,
+        privacy: FlowerDP | None = None,
+        dimension: int | None = None,
     ) -> None:
         # The session plan's and codec's checks (degree, threshold vs holders, clip >= 1, ring size), once up
         # front, for an even client count large enough that neither the threshold nor the degree is capped.
@@ -145,7 +149,11 @@ class SecAggWorkflow:
         self.verify_keys = dict(verify_keys or {})
         self.timeout = float(timeout)
         self.pipeline = pipeline
+        self.privacy = privacy
         self._prepared: _Session | None = None
+        self._dp: CentralDP | DistributedDP | None = None
+        if privacy is not None and dimension is not None:  # calibrate now: an impossible budget refuses to start
+            self._dp = privacy.build(dimension, modulus_bits)
 
     def __call__(self, grid: Grid, context: Context) -> None:
         """Run one fit round with secure aggregation (the shape of Flower's fit workflows)."""
@@ -154,6 +162,9 @@ class SecAggWorkflow:
         round_index, parameters = current_round(context), global_parameters(context)
         template = parameters_to_ndarrays(parameters)
         length = 1 + flat_length(template)
+        if self.privacy is not None and self._dp is None:  # before any message: refuse an impossible budget
+            self._dp = self.privacy.build(flat_length(template), self.modulus_bits)
+        available = context.client_manager.num_available()
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared.round == round_index and prepared.ready_to_fit:
             current = prepared
@@ -161,7 +172,7 @@ class SecAggWorkflow:
         else:
             instructions = context.strategy.configure_fit(round_index, parameters, context.client_manager)
             try:
-                current = self._open(round_index, instructions, length)
+                current = self._open(round_index, instructions, length, available)
             except (secagg.ProtocolError, AggregationError) as exc:
                 record_outcome(context, {"round": round_index, "exchanges": 0, "status": "halted", "reason": str(exc)})
                 log(ERROR, "[secagg round %s] cannot open a session: %s", round_index, exc)
@@ -170,7 +181,7 @@ class SecAggWorkflow:
         if self.pipeline and round_index < context.config.num_rounds:
             following = context.strategy.configure_fit(round_index + 1, parameters, context.client_manager)
             try:
-                upcoming = self._open(round_index + 1, following, length)
+                upcoming = self._open(round_index + 1, following, length, available)
             except (secagg.ProtocolError, AggregationError) as exc:  # round r+1 then opens its own session
                 log(INFO, "[secagg round %s] not set up ahead: %s", round_index + 1, exc)
         exchanges = self._run(grid, current, upcoming, parameters)
@@ -178,10 +189,17 @@ class SecAggWorkflow:
             self._prepared = upcoming
         self._finish(context, current, template, exchanges)
 
-    def _open(self, round_index: int, instructions: Sequence[tuple[ClientProxy, FitIns]], length: int) -> _Session:
+    def _open(
+        self, round_index: int, instructions: Sequence[tuple[ClientProxy, FitIns]], length: int, available: int
+    ) -> _Session:
         """Plan a session for the sampled nodes: ids, graph, threshold, fresh session id and graph seed."""
         if len(instructions) < 2:
             raise AggregationError(f"secure aggregation needs at least 2 sampled clients, got {len(instructions)}")
+        if self._dp is not None and len(instructions) < available:
+            raise AggregationError(
+                f"DP-FedAvg here accounts for every client in every round; {len(instructions)} of {available} "
+                "available nodes were sampled (use fraction_fit=1.0)"
+            )
         node_ids = tuple(sorted(proxy.node_id for proxy, _ in instructions))
         if self.active and set(node_ids) - set(self.verify_keys):
             raise AggregationError(f"no verification key for nodes {sorted(set(node_ids) - set(self.verify_keys))}")
@@ -199,6 +217,7 @@ class SecAggWorkflow:
             clip=self.clip,
             max_weight=self.max_weight,
         )
+        setup = encoding_of(self._dp, setup)
         index = {node: i + 1 for i, node in enumerate(node_ids)}
         verify = {index[n]: self.verify_keys[n] for n in node_ids} if self.active else None
         return _Session(
@@ -299,8 +318,14 @@ class SecAggWorkflow:
         except AggregationError as exc:
             record_outcome(context, {**outcome, "status": "halted", "reason": str(exc)})
             return
+        metrics: dict[str, float] = {}
+        if self._dp is not None:
+            released = AggregationOutcome(mean, total_weight, tuple(total.included), Cost())
+            mean = self._dp.release(released)
+            metrics["epsilon"] = outcome["epsilon"] = self._dp.account(released, 1.0)
+            log(INFO, "[dp round %s] epsilon %.4f at delta %g", current.round, metrics["epsilon"], self._dp.delta)
         included = [(current.proxies[c], current.results[c]) for c in total.included]
-        apply_mean(context, current.round, mean, template, included, current.failures)
+        apply_mean(context, current.round, mean, template, included, current.failures, metrics)
         record_outcome(
             context,
             {

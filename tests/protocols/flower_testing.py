@@ -154,11 +154,17 @@ class Federation:
         return self.fit_rounds(workflow, initial, 1, min_clients=len(self.nodes))[0]
 
     def fit_rounds(
-        self, workflow: Callable, initial: list[np.ndarray], rounds: int, *, min_clients: int = 2
+        self,
+        workflow: Callable,
+        initial: list[np.ndarray],
+        rounds: int,
+        *,
+        min_clients: int = 2,
+        fraction_fit: float = 1.0,
     ) -> tuple[LegacyContext, list[dict]]:
         """``rounds`` FedAvg rounds sampling every available node; returns the context and each round's outcome."""
         strategy = FedAvg(
-            fraction_fit=1.0,
+            fraction_fit=fraction_fit,
             fraction_evaluate=0.0,
             min_fit_clients=min_clients,
             min_available_clients=min_clients,
