@@ -8,7 +8,8 @@ Flower's SecAgg+ workflow does), and the outcome recorded under ``context.state`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from logging import INFO
 from typing import cast
 
@@ -19,6 +20,7 @@ from flwr.compat.common import recorddict_compat as compat
 from flwr.server import LegacyContext
 from flwr.server.client_proxy import ClientProxy
 from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD, Key
+from flwr.serverapp.grid import Grid
 
 from secagg.errors import InvalidMessageError
 
@@ -49,6 +51,26 @@ def hide_update(content: RecordDict) -> RecordDict:
         arrays.clear()
     content.metric_records["fitres.num_examples"] = MetricRecord({"num_examples": 0})
     return content
+
+
+POLL_SECONDS = 0.2
+"""How often an exchange asks the SuperLink for replies (Flower's own ``send_and_receive`` waits 3 s)."""
+
+
+def round_trip(grid: Grid, messages: Iterable[Message], timeout: float) -> list[Message]:
+    """One round trip: push ``messages``, then collect their replies until all arrived or ``timeout``
+    seconds passed (a node that has not answered by then has dropped out of this stage)."""
+    pending = set(grid.push_messages(messages))
+    deadline = time.monotonic() + timeout
+    replies: list[Message] = []
+    while pending:
+        arrived = list(grid.pull_messages(pending))
+        replies.extend(arrived)
+        pending.difference_update(m.metadata.reply_to_message_id for m in arrived)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return replies
 
 
 def current_round(context: LegacyContext) -> int:
@@ -108,6 +130,7 @@ __all__ = [
     "OUTCOME_RECORD",
     "apply_mean",
     "current_round",
+    "round_trip",
     "fit_update",
     "flat_length",
     "global_parameters",

@@ -29,7 +29,7 @@ import he
 from fedsecure.errors import FedsecureError
 from protocols.aggregators.base import AggregationError
 from protocols.aggregators.weighting import weighted_mean
-from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome
+from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome, round_trip
 from protocols.flower.he_node import DECRYPT, ENCRYPT, KEYGEN, RECORD
 from protocols.flower.workflow import DEFAULT_TIMEOUT
 from secagg.errors import InvalidMessageError
@@ -144,7 +144,7 @@ class HEWorkflow:
 
     def _ask(self, grid: Grid, run: _Round, messages: list[Message]) -> list[Message]:
         run.exchanges += 1
-        return list(grid.send_and_receive(messages, timeout=self.timeout))
+        return round_trip(grid, messages, self.timeout)
 
     def _message(self, node: int, record: dict[str, object], content: RecordDict | None = None) -> Message:
         body = content if content is not None else RecordDict()

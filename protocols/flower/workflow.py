@@ -54,7 +54,7 @@ from protocols.aggregators.base import AggregationError, AggregationOutcome, Cos
 from protocols.aggregators.masking import SecAggAggregator
 from protocols.dpfedavg import CentralDP, DistributedDP
 from protocols.flower import session as wire
-from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome
+from protocols.flower.fit import apply_mean, current_round, flat_length, global_parameters, record_outcome, round_trip
 from protocols.flower.privacy import FlowerDP, encoding_of
 from secagg.config import SESSION_ID_BYTES
 from secagg.coordinator import Coordinator, Exchange
@@ -264,7 +264,7 @@ class SecAggWorkflow:
                 Message(content=content, dst_node_id=node, message_type=MessageType.TRAIN, group_id=str(parts[0].round))
             )
         replies: dict[bytes, dict[int, bytes]] = {p.setup.session_id: {} for p in parts}
-        for reply in grid.send_and_receive(messages, timeout=self.timeout):
+        for reply in round_trip(grid, messages, self.timeout):
             node = reply.metadata.src_node_id
             asked = {part.setup.session_id: part for part, _, _ in by_node.get(node, [])}
             try:

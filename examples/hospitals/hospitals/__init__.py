@@ -1,0 +1,1 @@
+"""A Flower app of hospitals training one model under fedsecure's protection."""
