@@ -12,23 +12,23 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,peers]'
+	$(PY) -m pip install --quiet -e '.[test,peers,simulation]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m protocols train --backend secagg+ --dataset breast_cancer --clients 10 --rounds 10 --dropout 0.1 --epsilon 8 --out runs/demo
 
-CODE := fedsecure secagg he dp protocols benchmarks tests
+CODE := fedsecure secagg he dp protocols benchmarks tests examples
 
 # The whole suite, slow tests and notebooks included, after the lint checks.
 test: $(STAMP)
 	$(PY) -m ruff check $(CODE)
 	$(PY) -m ruff format --check $(CODE)
-	$(PY) -m pytest -n 2 -m "" -q
+	$(PY) -m pytest -n 2 --dist loadgroup -m "" -q
 
 # The quick loop while developing: slow tests left out.
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/secagg_bench.py

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("flwr")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flower-engines")]
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "hospitals"
 sys.path.insert(0, str(APP))
