@@ -2,7 +2,8 @@
 integer noise mechanisms that compose with secure aggregation.
 
 Top floor: ``dpsgd_epsilon``, ``calibrate``, ``DistributedDiscreteGaussian``, ``DistributedSkellam``,
-``GaussianMechanism``, ``clip_l2``, ``AdaptiveClipper``. Below: events, accountants (``RdpAccountant``,
+``XNoiseSkellam`` (dropout-resilient Skellam, Dordis 2024), ``GaussianMechanism``, ``clip_l2``,
+``AdaptiveClipper``. Below: events, accountants (``RdpAccountant``,
 ``PldAccountant``, ``ZcdpAccountant``), exact samplers (``dp.discrete``, ``dp.poisson``, ``dp.csprng``).
 
 Names load on first use (PEP 562), so a client that needs one mechanism does not pay for the
@@ -37,6 +38,8 @@ _EXPORTS = {
     "SelfComposedEvent": "dp.events",
     "SkellamSumEvent": "dp.events",
     "UnsupportedEventError": "dp.errors",
+    "XNoiseRound": "dp.xnoise",
+    "XNoiseSkellam": "dp.xnoise",
     "ZcdpAccountant": "dp.zcdp_accountant",
     "calibrate": "dp.api",
     "calibrate_noise": "dp.calibration",
@@ -46,6 +49,7 @@ _EXPORTS = {
     "discrete_laplace": "dp.discrete",
     "dpsgd_epsilon": "dp.api",
     "dpsgd_event": "dp.api",
+    "keyed_stream": "dp.csprng",
     "make_accountant": "dp.api",
     "skellam": "dp.poisson",
     "update_noise_for_total": "dp.clipping",

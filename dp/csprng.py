@@ -1,9 +1,11 @@
 """Exact uniform and Bernoulli variates drawn from a CSPRNG, vectorized with numpy.
 
 All randomness comes from one injectable byte source (default ``secrets.token_bytes``), read in
-batches. Bernoulli(num/den) with arbitrary-size integers is decided exactly by comparing a 64-bit
-uniform word with floor(num * 2^64 / den) and, on a tie (probability 2^-64), extending the uniform
-with more words until it is decided: the lazy comparison of a uniform real with a rational.
+batches; :func:`keyed_stream` is the byte source of a keyed cryptographic PRG (AES-256-CTR), for
+noise that a second party must regenerate exactly from the same secret key (XNoise, ``dp.xnoise``).
+Bernoulli(num/den) with arbitrary-size integers is decided exactly by comparing a 64-bit uniform
+word with floor(num * 2^64 / den) and, on a tie (probability 2^-64), extending the uniform with
+more words until it is decided: the lazy comparison of a uniform real with a rational.
 """
 
 from __future__ import annotations
@@ -12,11 +14,28 @@ import secrets
 from collections.abc import Callable
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from dp.errors import SamplerError
+from dp.errors import InvalidParameterError, SamplerError
 
 RandomBytes = Callable[[int], bytes]
 _MASK64 = (1 << 64) - 1
+STREAM_KEY_BYTES = 32
+
+
+def keyed_stream(key: bytes) -> RandomBytes:
+    """The AES-256-CTR keystream under ``key`` from counter zero, served in order: a PRG whose
+    output is indistinguishable from uniform bytes to anyone without the key. Each key must
+    feed one stream only (derive a fresh key per use, as ``secagg.keys.noise_key`` does)."""
+    if not isinstance(key, bytes) or len(key) != STREAM_KEY_BYTES:
+        size = len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__
+        raise InvalidParameterError(f"stream keys are {STREAM_KEY_BYTES} bytes, got {size}")
+    encryptor = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor()
+
+    def next_bytes(n: int) -> bytes:
+        return encryptor.update(bytes(n))
+
+    return next_bytes
 
 
 class CsprngSource:

@@ -100,12 +100,19 @@ class DistributedIntegerMechanism(ABC):
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """A client's update as uint64 values in [0, 2^modulus_bits), length ``padded_dimension``."""
+        return self.noised(self.integerize(x), self._noise())
+
+    def integerize(self, x: np.ndarray) -> np.ndarray:
+        """Clip, rotate, scale and conditionally round one update (no noise yet): int64 values."""
         arr = np.asarray(x, dtype=float)
         if arr.shape != (self.dimension,):
             raise InvalidParameterError(f"update must have shape ({self.dimension},), got {arr.shape}")
         scaled = rotation.rotate(clip_l2(arr, self.l2_clip), self._signs) / self.gamma
-        rounded = self._conditional_round(scaled)
-        return np.mod(rounded + self._noise(), self.modulus).astype(np.uint64)
+        return self._conditional_round(scaled)
+
+    def noised(self, rounded: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """``rounded + noise`` reduced into the ring, as uint64 words."""
+        return np.mod(rounded + noise, self.modulus).astype(np.uint64)
 
     @abstractmethod
     def _noise(self) -> np.ndarray:

@@ -72,7 +72,7 @@ def _walk(mode: int, rate: Fraction, bits: int, right: bool) -> tuple[list[int],
         highs.append(hi)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def cdf_table(rate: Fraction, bits: int) -> CdfTable:
     """The cdf table of Poisson(rate) at precision ``bits`` (cached: one build per rate and level)."""
     m = rate.numerator // rate.denominator

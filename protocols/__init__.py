@@ -4,7 +4,7 @@ Thin by design: it owns the training loop and nothing cryptographic. Every
 protection scheme is reached through one interface, `SecureAggregator`
 (`PlainAggregator`, `SecAggAggregator` for SecAgg / SecAgg+,
 `ckks_aggregator`, `paillier_aggregator`), and privacy through `Privacy`
-(`NoPrivacy`, or DP-FedAvg's `CentralDP` / `DistributedDP`).
+(`NoPrivacy`, or DP-FedAvg's `CentralDP` / `DistributedDP` / `XNoiseDP`).
 
     data = load_federated("breast_cancer", clients=10, alpha=0.5)
     model = build_model("logreg", data.num_features, data.num_classes)
@@ -26,6 +26,7 @@ _EXPORTS = {
     "Cost": "protocols.aggregators.base",
     "DatasetError": "protocols.datasets",
     "DistributedDP": "protocols.dpfedavg",
+    "DistrustedHolderWarning": "protocols.aggregators.threshold",
     "FedAvg": "protocols.fedavg",
     "FedAvgConfig": "protocols.fedavg",
     "FederatedDataset": "protocols.datasets",
@@ -41,6 +42,8 @@ _EXPORTS = {
     "SecAggAggregator": "protocols.aggregators.masking",
     "SecureAggregator": "protocols.aggregators.base",
     "Stage": "protocols.aggregators.base",
+    "ThresholdKeyHolders": "protocols.aggregators.threshold",
+    "XNoiseDP": "protocols.dpfedavg",
     "aggregate_state_dicts": "protocols.step",
     "bench_mlp": "protocols.models",
     "build_model": "protocols.models",

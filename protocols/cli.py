@@ -27,7 +27,7 @@ from he.errors import HEError
 from protocols.aggregators.base import PlainAggregator, SecureAggregator, Stage
 from protocols.backends import BACKENDS, BackendOptions, build_aggregator
 from protocols.datasets import DATASETS, FederatedDataset, load_federated
-from protocols.dpfedavg import DP_MODES, build_privacy
+from protocols.dpfedavg import DP_MODES, XNOISE, build_privacy
 from protocols.fedavg import FedAvgConfig, run_fedavg
 from protocols.flatten import Layout
 from protocols.history import History, RoundRecord
@@ -36,8 +36,10 @@ from protocols.models import MODELS, build_model
 from protocols.privacy import NoPrivacy, Privacy
 from protocols.report import plot, summary, table
 from secagg import ProtocolError
+from secagg.threat_model import ADVERSARIES
 
 EXIT_USAGE = 2
+DEFAULT_TOLERATED_DROPOUT = 0.3
 SETUP_ERRORS = (ValueError, OSError, ProtocolError, HEError, dp.DPError)
 
 
@@ -128,6 +130,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--degree", type=_positive_int, default=None, help="SecAgg+ neighbour degree (default: about 2 log2 n)"
     )
+    train.add_argument(
+        "--corrupt-rate",
+        type=_fraction,
+        default=None,
+        help="SecAgg+ sized from a threat model (Bell et al. 2020): fraction of clients colluding with the"
+        " server (default 0 once --dropout-rate or --adversary is given)",
+    )
+    train.add_argument(
+        "--dropout-rate",
+        type=_fraction,
+        default=None,
+        help="threat model: fraction of clients that may drop (default: --dropout)",
+    )
+    train.add_argument(
+        "--adversary",
+        choices=ADVERSARIES,
+        default=None,
+        help="threat model: none, semi_honest or semi_malicious (default: semi_malicious with --active,"
+        " else semi_honest)",
+    )
+    train.add_argument(
+        "--key-holders",
+        type=_positive_int,
+        default=None,
+        help="paillier: threshold Paillier with this many key holders",
+    )
+    train.add_argument(
+        "--decrypt-threshold",
+        type=_positive_int,
+        default=None,
+        help="paillier: key holders needed to decrypt (default: a majority of --key-holders)",
+    )
     train.add_argument("--modulus-bits", type=int, default=32)
     train.add_argument("--active", action="store_true", help="active-server SecAgg setting")
     train.add_argument(
@@ -141,8 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--dp",
         choices=DP_MODES,
         default=None,
-        help="noise: central Gaussian at the server, or clients' distributed discrete Gaussian or Skellam"
+        help="noise: central Gaussian at the server, or clients' distributed discrete Gaussian or Skellam, or"
+        " Skellam with XNoise's removable excess that keeps the target noise through dropouts"
         " (default: distributed on secagg/secagg+, else central)",
+    )
+    train.add_argument(
+        "--tolerated-dropout",
+        type=_fraction,
+        default=None,
+        help="--dp skellam-xnoise: fraction of the sampled clients that may drop with the target noise kept"
+        " (default 0.3)",
     )
     train.add_argument("--clip", type=_positive_float, default=0.25, help="DP per-client L2 clip of the update")
     train.add_argument("--seed", type=int, default=0)
@@ -180,6 +222,9 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
     private = args.epsilon is not None or args.noise is not None
     if args.dp is not None and not private:
         raise UsageError("--dp needs --epsilon or --noise")
+    xnoise = args.dp == XNOISE
+    if args.tolerated_dropout is not None and not xnoise:
+        raise UsageError(f"--tolerated-dropout applies to --dp {XNOISE} only")
     per_round = min(args.clients_per_round or args.clients, args.clients)
     sampling = args.sampling or ("poisson" if private else "fixed")
     config = FedAvgConfig(
@@ -214,12 +259,16 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
             rounds=args.rounds,
             sample_rate=rate,
             dimension=Layout.of(model.state_dict()).size,
-            expected_clients=max(1, per_round - dropped),
+            expected_clients=per_round if xnoise else max(1, per_round - dropped),
             modulus_bits=args.modulus_bits,
             accountant=args.accountant,
+            tolerated_dropout=(DEFAULT_TOLERATED_DROPOUT if args.tolerated_dropout is None else args.tolerated_dropout)
+            if xnoise
+            else None,
         )
         codec = getattr(dp_privacy, "codec", None)
         privacy = dp_privacy
+    threat = args.corrupt_rate is not None or args.dropout_rate is not None or args.adversary is not None
     options = BackendOptions(
         clients_per_round=capacity,
         threshold=args.threshold,
@@ -229,6 +278,11 @@ def _setup(args: argparse.Namespace) -> tuple[FederatedDataset, FedAvgConfig, Se
         clip=args.value_clip,
         codec=codec,
         protect_weights=not private,
+        corrupt_rate=args.corrupt_rate,
+        dropout_rate=args.dropout if threat and args.dropout_rate is None else args.dropout_rate,
+        adversary=args.adversary,
+        key_holders=args.key_holders,
+        decrypt_threshold=args.decrypt_threshold,
     )
     return data, config, build_aggregator(args.backend, options), privacy
 

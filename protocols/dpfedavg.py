@@ -13,7 +13,11 @@ anyway. The noise is either
   (`dp.DistributedDiscreteGaussian`, Kairouz, Liu, Steinke, ICML 2021) or
   Skellam (`dp.DistributedSkellam`, Agarwal, Kairouz, Liu, NeurIPS 2021); its
   encoder/decoder replaces SecAgg's fixed-point codec, and only the
-  survivors' noise is counted in the accounting.
+  survivors' noise is counted in the accounting;
+* dropout-resilient distributed (`XNoiseDP`): Skellam with XNoise's removable
+  excess (`dp.XNoiseSkellam`, Dordis, Jiang et al. EuroSys 2024, Sec. 4), so the
+  released sum carries the target noise for up to the tolerated dropout rate and
+  the accounting records the exact variance that remains.
 
 After every released round the mechanism's event (Poisson-sampled at the
 client sampling rate) is composed into a `dp` accountant and epsilon at
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
+from typing import Self
 
 import numpy as np
 
@@ -148,8 +153,10 @@ class DistributedDP(_DPFedAvg):
         modulus_bits: int,
         accountant: str = "rdp",
         noise: type[dp.DistributedIntegerMechanism] = dp.DistributedDiscreteGaussian,
-    ) -> DistributedDP:
-        """Noise split over `expected_clients` survivors, meeting the target after `rounds`.
+        **options: object,
+    ) -> Self:
+        """Noise split over `expected_clients` survivors, meeting the target after `rounds`;
+        `options` go to the mechanism (XNoise's `tolerated_dropout`).
 
         Raises `dp.CalibrationError` when the bit width cannot meet the target.
         """
@@ -163,6 +170,7 @@ class DistributedDP(_DPFedAvg):
             dimension,
             expected_clients,
             secrets.token_bytes(32),
+            **options,
         )
         return cls(mechanism, delta, accountant)
 
@@ -177,9 +185,38 @@ class DistributedDP(_DPFedAvg):
         return self.mechanism.round_event(sample_rate, contributing_clients=len(outcome.included))
 
 
+class XNoiseDP(DistributedDP):
+    """Skellam noise with XNoise's removable excess (`dp.XNoiseSkellam`): every sampled client is
+    planned for, and each round is accounted at the variance left once the excess components of
+    the survivors are removed (the target, up to the tolerated dropout rate).
+
+    Pass `codec` to `SecAggAggregator(..., codec=..., protect_weights=False)`; the aggregator
+    plans each round for its client count and carries the removable components.
+    """
+
+    name = "xnoise-dp"
+    mechanism: dp.XNoiseSkellam
+
+    def __init__(self, mechanism: dp.DistributedIntegerMechanism, delta: float, accountant: str = "rdp") -> None:
+        if not isinstance(mechanism, dp.XNoiseSkellam):
+            raise ValueError(f"XNoiseDP needs a dp.XNoiseSkellam mechanism, got {type(mechanism).__name__}")
+        super().__init__(mechanism, delta, accountant)
+        mechanism.round(mechanism.expected_clients)  # refuse, before any round, variances the sampler cannot draw
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "tolerated_dropout": self.mechanism.tolerated_dropout}
+
+    def _event(self, outcome: AggregationOutcome, sample_rate: float) -> dp.Event:
+        if outcome.participants is None:
+            raise ValueError("XNoise accounting needs the round's number of participants from the aggregator")
+        return self.mechanism.round_event(sample_rate, len(outcome.included), sampled_clients=outcome.participants)
+
+
+XNOISE = "skellam-xnoise"
 DISTRIBUTED_NOISE: dict[str, type[dp.DistributedIntegerMechanism]] = {
     "distributed": dp.DistributedDiscreteGaussian,
     "skellam": dp.DistributedSkellam,
+    XNOISE: dp.XNoiseSkellam,
 }
 DP_MODES = ("central", *DISTRIBUTED_NOISE)
 
@@ -197,21 +234,37 @@ def build_privacy(
     expected_clients: int,
     modulus_bits: int,
     accountant: str = "rdp",
+    tolerated_dropout: float | None = None,
 ) -> CentralDP | DistributedDP:
-    """DP-FedAvg with `mode` noise, from a target epsilon (calibrated) or a noise multiplier."""
+    """DP-FedAvg with `mode` noise, from a target epsilon (calibrated) or a noise multiplier.
+
+    `expected_clients` is the clients whose noise the plan counts on: the expected survivors,
+    or for XNoise (`mode="skellam-xnoise"`) every sampled client, of which it tolerates
+    `tolerated_dropout` dropping.
+    """
     if mode not in DP_MODES:
         raise ValueError(f"unknown DP mode {mode!r}; choose one of {', '.join(DP_MODES)}")
+    if (tolerated_dropout is not None) != (mode == XNOISE):
+        raise ValueError(f"a tolerated dropout rate goes with {XNOISE} noise only, and {XNOISE} needs one")
+    options = {} if tolerated_dropout is None else {"tolerated_dropout": tolerated_dropout}
+    wrapper = XNoiseDP if mode == XNOISE else DistributedDP
     if noise is not None and epsilon is None:
         if mode == "central":
             return CentralDP(dp.GaussianMechanism(l2_clip, noise, dimension), delta, accountant)
         mechanism = DISTRIBUTED_NOISE[mode](
-            l2_clip, noise, modulus_bits, dimension, expected_clients, secrets.token_bytes(32)
+            l2_clip,
+            noise,
+            modulus_bits,
+            dimension,
+            expected_clients,
+            secrets.token_bytes(32),
+            **options,  # type: ignore[arg-type]
         )
-        return DistributedDP(mechanism, delta, accountant)
+        return wrapper(mechanism, delta, accountant)
     if epsilon is not None and noise is None:
         if mode == "central":
             return CentralDP.calibrated(epsilon, delta, rounds, sample_rate, l2_clip, dimension, accountant)
-        return DistributedDP.calibrated(
+        return wrapper.calibrated(
             epsilon,
             delta,
             rounds,
@@ -222,5 +275,6 @@ def build_privacy(
             modulus_bits,
             accountant,
             noise=DISTRIBUTED_NOISE[mode],
+            **options,
         )
     raise ValueError("give exactly one of a target epsilon or a noise multiplier")

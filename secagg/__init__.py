@@ -21,6 +21,7 @@ from secagg.errors import (
     TooFewSurvivorsError,
 )
 from secagg.graph import default_threshold, recommended_degree
+from secagg.noise import NoiseSampler, excess_components
 from secagg.plan import SessionPlan, plan_session
 from secagg.server import Server, UnmaskedSum
 from secagg.simulate import AggregateResult, simulate
@@ -37,6 +38,7 @@ __all__ = [
     "ForgedSharesError",
     "GraphParameters",
     "InvalidMessageError",
+    "NoiseSampler",
     "ProtocolError",
     "RefusedRequestError",
     "Server",
@@ -47,6 +49,7 @@ __all__ = [
     "TooFewSurvivorsError",
     "UnmaskedSum",
     "default_threshold",
+    "excess_components",
     "graph_parameters",
     "plan_session",
     "recommended_degree",

@@ -1,9 +1,11 @@
 """The client's side of secure aggregation, one method per round.
 
 Bonawitz et al. CCS 2017, Fig. 4 (and Sec. 6 for the active setting); with a
-sparse neighbour graph this is SecAgg+ (Bell et al. CCS 2020, Sec. 4). The
-client never talks to the network: each method takes the parsed message the
-server sent and returns the message to send back.
+sparse neighbour graph this is SecAgg+ (Bell et al. CCS 2020, Sec. 4); with noise
+components it also adds, shares and reveals the removable noise of XNoise (Dordis,
+Jiang et al. EuroSys 2024, Sec. 4; :mod:`secagg.noise`). The client never talks to the
+network: each method takes the parsed message the server sent and returns the message
+to send back.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from secagg.errors import (
     RefusedRequestError,
     TooFewSurvivorsError,
 )
-from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_commitment, self_mask_key, transport_key
+from secagg.keys import (
+    adds_pairwise_mask,
+    noise_commitment,
+    noise_key,
+    pairwise_mask_key,
+    self_mask_commitment,
+    self_mask_key,
+    transport_key,
+)
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
@@ -40,6 +50,7 @@ from secagg.messages import (
     UnmaskingShares,
     UnmaskRequest,
 )
+from secagg.noise import NoiseSampler, check_sampler, excess_components, noise_words
 from secagg.prg import MaskAccumulator
 from secagg.shamir import SECRET_BYTES, split_secret
 from secagg.stage import Stage, StageTracker
@@ -57,12 +68,15 @@ class Client:
         *,
         signing_key: Ed25519PrivateKey | None = None,
         verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
+        noise: NoiseSampler | None = None,
     ) -> None:
         if client_id not in config.neighbours:
             raise ConfigurationError(f"client {client_id} is not part of the session")
         if config.active and (signing_key is None or verify_keys is None):
             raise ConfigurationError("the active setting needs a signing key and the peers' verification keys")
+        check_sampler(config, noise, f"client {client_id}")
         self.id = client_id
+        self._noise = noise
         self.config = config
         self._signing_key = signing_key
         self._verify_keys = dict(verify_keys or {})
@@ -75,6 +89,7 @@ class Client:
         self._transport_keys: dict[int, bytes] = {}
         self._own_shares: SharePair | None = None
         self._self_mask_seed = b""
+        self._noise_seeds: tuple[bytes, ...] = ()
         self._inbox: dict[int, bytes] = {}
         self._signed_survivors: tuple[int, ...] | None = None
 
@@ -100,6 +115,7 @@ class Client:
             transport_keys=tuple(sorted(self._transport_keys.items())),
             inbox=tuple(sorted(self._inbox.items())),
             signed_survivors=self._signed_survivors,
+            noise_seeds=self._noise_seeds,
         ).to_bytes(self.config)
 
     @classmethod
@@ -110,10 +126,11 @@ class Client:
         *,
         signing_key: Ed25519PrivateKey | None = None,
         verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
+        noise: NoiseSampler | None = None,
     ) -> Client:
         """Resume a client from :meth:`export_state` bytes saved during ``config``'s session."""
         state = ClientState.from_bytes(data, config)
-        client = cls(state.client_id, config, signing_key=signing_key, verify_keys=verify_keys)
+        client = cls(state.client_id, config, signing_key=signing_key, verify_keys=verify_keys, noise=noise)
         client._c_key = crypto.x25519_from_private(state.c_private)
         client._s_key = crypto.x25519_from_private(state.s_private)
         client._stages = StageTracker(f"client {state.client_id}", config.active, expecting=state.expecting)
@@ -122,6 +139,7 @@ class Client:
         client._transport_keys = dict(state.transport_keys)
         client._own_shares = state.own_shares
         client._self_mask_seed = state.self_mask_seed
+        client._noise_seeds = state.noise_seeds
         client._inbox = dict(state.inbox)
         client._signed_survivors = state.signed_survivors
         return client
@@ -134,7 +152,8 @@ class Client:
     def share_keys(self, directory: KeyDirectory) -> EncryptedShares:
         """Round 1: check the neighbours' keys, then Shamir-share s_u^SK and a fresh seed b_u
         among the holders, seal each holder's pair of shares with AES-GCM, and commit to b_u
-        (:func:`~secagg.keys.self_mask_commitment`) so the server can check its reconstruction."""
+        (:func:`~secagg.keys.self_mask_commitment`) so the server can check its reconstruction.
+        XNoise: each noise seed is shared, sealed and committed to in the same way (Dordis Sec. 4)."""
         self._stages.enter(Stage.SHARE_KEYS)
         if directory.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the key directory of client {directory.receiver}")
@@ -171,12 +190,14 @@ class Client:
         }
 
         self._self_mask_seed = secrets.token_bytes(SECRET_BYTES)
-        holders = sorted(entries)
-        key_shares = split_secret(crypto.private_bytes(self._s_key), holders, self.config.threshold)
-        seed_shares = split_secret(self._self_mask_seed, holders, self.config.threshold)
+        self._noise_seeds = tuple(secrets.token_bytes(SECRET_BYTES) for _ in range(self.config.noise_components))
+        holders, t = sorted(entries), self.config.threshold
+        key_shares = split_secret(crypto.private_bytes(self._s_key), holders, t)
+        seed_shares = split_secret(self._self_mask_seed, holders, t)
+        noise_shares = [split_secret(seed, holders, t) for seed in self._noise_seeds]
         sealed = []
         for v in holders:
-            pair = SharePair(self.id, v, key_shares[v], seed_shares[v])
+            pair = SharePair(self.id, v, key_shares[v], seed_shares[v], tuple(shares[v] for shares in noise_shares))
             if v == self.id:
                 self._own_shares = pair
                 continue
@@ -193,11 +214,15 @@ class Client:
                 )
             )
         commitment = self_mask_commitment(self._self_mask_seed, self.config, self.id)
-        return self._sign(EncryptedShares(self.id, commitment, tuple(sealed)))
+        noise = tuple(
+            noise_commitment(seed, self.config, self.id, k) for k, seed in enumerate(self._noise_seeds, start=1)
+        )
+        return self._sign(EncryptedShares(self.id, commitment, tuple(sealed), noise))
 
     def masked_input(self, inbox: ShareInbox, vector: NDArray[np.integer]) -> MaskedInput:
         """Round 2: y_u = x_u + PRG(b_u) + sum_v +-PRG(s_{u,v}) mod 2^k over the neighbours
-        whose shares arrived (U2), keeping their sealed shares for Round 4."""
+        whose shares arrived (U2), keeping their sealed shares for Round 4. XNoise: x_u also
+        carries the client's noise components, each drawn from its seed (Dordis Sec. 4)."""
         self._stages.enter(Stage.MASKED_INPUT)
         if inbox.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the share inbox of client {inbox.receiver}")
@@ -216,6 +241,7 @@ class Client:
 
         accumulator = MaskAccumulator(self.config.vector_length, self.config.modulus_bits, start=words)
         accumulator.accumulate(
+            vectors=self._own_noise(),
             add_keys=[self_mask_key(self._self_mask_seed, self.config, self.id)]
             + [self._mask_keys[v] for v in sorted(senders) if adds_pairwise_mask(self.id, v)],
             subtract_keys=[self._mask_keys[v] for v in sorted(senders) if not adds_pairwise_mask(self.id, v)],
@@ -232,7 +258,9 @@ class Client:
 
     def unmask(self, request: UnmaskRequest) -> UnmaskingShares:
         """Round 4: reveal b-shares of surviving neighbours and s^SK-shares of dropped ones,
-        never both for one peer (Bonawitz et al. 2017, Sec. 4, Round 4)."""
+        never both for one peer (Bonawitz et al. 2017, Sec. 4, Round 4). XNoise: beside each
+        b-share, the shares of that survivor's excess noise seeds, components d + 1..T for the
+        d = n - |U3| missing clients and no other (Dordis Sec. 4; :func:`~secagg.noise.excess_components`)."""
         self._stages.enter(Stage.UNMASKING)
         both = set(request.survivors) & set(request.dropped)
         if both:
@@ -257,13 +285,24 @@ class Client:
             raise InvalidMessageError(f"client {self.id}: request says nothing of neighbours {sorted(missing)[:5]}")
         pairs = {v: self._open(v) for v in exchanged & (surviving | dropped)}
         pairs[self.id] = self._own_shares  # type: ignore[assignment]
+        excess = excess_components(self.config, len(request.survivors))
+        noise = tuple((v, b"".join(pairs[v].noise_shares[k - 1] for k in excess)) for v in sorted(surviving))
         return self._sign(
             UnmaskingShares(
                 self.id,
                 tuple((v, pairs[v].self_mask_share) for v in sorted(surviving)),
                 tuple((v, pairs[v].key_share) for v in sorted(dropped)),
+                noise if excess else (),
+                len(excess),
             )
         )
+
+    def _own_noise(self) -> list[NDArray[np.unsignedinteger]]:
+        """The client's noise components as ring words (none without XNoise), each from its seed's key stream."""
+        if self._noise is None:
+            return []
+        keys = [(k, noise_key(seed, self.config, self.id, k)) for k, seed in enumerate(self._noise_seeds, start=1)]
+        return [noise_words(self._noise, keys, self.config)]
 
     def _sign(self, message: U) -> U:
         """Active setting: every message the client sends carries its signature (:mod:`secagg.envelope`)."""
@@ -275,7 +314,7 @@ class Client:
         plaintext = crypto.open_sealed(
             self._transport_keys[v], self._inbox[v], session_id=self.config.session_id, sender=v, receiver=self.id
         )
-        pair = SharePair.from_bytes(plaintext)
+        pair = SharePair.from_bytes(plaintext, self.config)
         if (pair.sender, pair.receiver) != (v, self.id):
             raise InvalidMessageError(f"client {self.id}: sealed shares from {v} name {pair.sender} -> {pair.receiver}")
         return pair

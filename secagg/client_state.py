@@ -2,8 +2,10 @@
 
 Frameworks such as Flower may run each stage of a client in a fresh process and
 keep only serializable records between stages. These bytes hold the client's
-private X25519 keys, its self-mask seed and the shares it holds: they must stay
-on the client's own storage and never be sent anywhere.
+private X25519 keys, its self-mask seed (and noise seeds, :mod:`secagg.noise`) and the
+shares it holds: they must stay on the client's own storage and never be sent anywhere.
+The noise seeds are written only in sessions with noise components, so other states keep
+their format.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from secagg.crypto import MASK_KEY_BYTES, PRIVATE_KEY_BYTES, TRANSPORT_KEY_BYTES
 from secagg.envelope import ENVELOPE_BYTES, open_frame, read_frame
 from secagg.messages import (
     ADVERTISEMENT_BYTES,
-    SEALED_SHARES_BYTES,
-    SHARE_PLAINTEXT_BYTES,
     AdvertiseKeys,
     SharePair,
     read_advertisement,
+    sealed_shares_bytes,
+    share_plaintext_bytes,
     write_advertisement,
 )
 from secagg.shamir import SECRET_BYTES
@@ -46,6 +48,7 @@ class ClientState:
     transport_keys: tuple[tuple[int, bytes], ...]
     inbox: tuple[tuple[int, bytes], ...]
     signed_survivors: tuple[int, ...] | None
+    noise_seeds: tuple[bytes, ...] = ()
 
     def to_bytes(self, config: SessionConfig) -> bytes:
         """The state as a frame addressed by the client to itself, bound to ``config``'s session."""
@@ -63,14 +66,18 @@ class ClientState:
         w.addressed(self.inbox)
         w.u8(self.signed_survivors is not None)
         w.ids(self.signed_survivors or ())
+        if config.noise_components:
+            w.blob(b"".join(self.noise_seeds))
         return w.finish()
 
     @classmethod
     def from_bytes(cls, data: bytes, config: SessionConfig) -> ClientState:
         """Parse state saved during ``config``'s session; anything else is refused."""
         n = len(config.client_ids)
-        per_peer = ADVERTISEMENT_BYTES + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + SEALED_SHARES_BYTES + 4
-        limit = ENVELOPE_BYTES + 256 + SHARE_PLAINTEXT_BYTES + n * per_peer
+        sealed, plaintext = sealed_shares_bytes(config), share_plaintext_bytes(config)
+        seeds_bytes = config.noise_components * SECRET_BYTES
+        per_peer = ADVERTISEMENT_BYTES + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + sealed + 4
+        limit = ENVELOPE_BYTES + 256 + plaintext + seeds_bytes + n * per_peer
         r, client_id, receiver = read_frame(
             data, cls.KIND, config, sender=None, receiver=None, max_bytes=limit, what="ClientState"
         )
@@ -81,16 +88,19 @@ class ClientState:
             raise r.fail(f"unknown stage {stage_code}")
         c_private, s_private = r.fixed(PRIVATE_KEY_BYTES), r.fixed(PRIVATE_KEY_BYTES)
         seed = r.blob(SECRET_BYTES)
-        own = r.blob(SHARE_PLAINTEXT_BYTES)
+        own = r.blob(plaintext)
         peer_count = r.u32("peer count")
         if peer_count > n:
             raise r.fail(f"{peer_count} peers for {n} clients")
         peers = tuple(read_advertisement(r, config) for _ in range(peer_count))
         mask_keys = r.addressed(n, MASK_KEY_BYTES)
         transport_keys = r.addressed(n, TRANSPORT_KEY_BYTES)
-        inbox = r.addressed(n, SEALED_SHARES_BYTES)
+        inbox = r.addressed(n, sealed)
         signed = r.u8()
         survivors = r.ids(n)
+        seeds = r.blob(seeds_bytes, "noise seeds") if config.noise_components else b""
+        if len(seeds) not in (0, seeds_bytes):
+            raise r.fail(f"noise seeds of {len(seeds)} bytes, expected {seeds_bytes}")
         r.done()
         return cls(
             client_id=client_id,
@@ -98,10 +108,11 @@ class ClientState:
             c_private=c_private,
             s_private=s_private,
             self_mask_seed=seed,
-            own_shares=SharePair.from_bytes(own) if own else None,
+            own_shares=SharePair.from_bytes(own, config) if own else None,
             peer_keys=peers,
             mask_keys=mask_keys,
             transport_keys=transport_keys,
             inbox=inbox,
             signed_survivors=survivors if signed else None,
+            noise_seeds=tuple(seeds[at : at + SECRET_BYTES] for at in range(0, len(seeds), SECRET_BYTES)),
         )

@@ -20,6 +20,8 @@ ALL_CLIENTS = 2**32 - 1
 MAX_CLIENT_ID = ALL_CLIENTS - 1
 MAX_ROUND_INDEX = 2**64 - 1
 MAX_VECTOR_LENGTH = 2**31
+MAX_NOISE_COMPONENTS = 1024
+"""The most excess-noise seeds a client shares (:mod:`secagg.noise`)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class SessionConfig:
 
     ``session_id`` is fresh randomness bound into every derived key; ``round_index``
     numbers the training round. ``neighbours`` is the (symmetric) graph.
+    ``noise_components`` is the number of removable noise components (XNoise seeds,
+    :mod:`secagg.noise`) each client shares beside its self-mask seed; 0 leaves the
+    protocol and every byte format exactly as in Bonawitz et al. 2017.
     """
 
     session_id: bytes
@@ -38,6 +43,7 @@ class SessionConfig:
     modulus_bits: int
     vector_length: int
     active: bool
+    noise_components: int = 0
 
     @classmethod
     def create(
@@ -51,6 +57,7 @@ class SessionConfig:
         active: bool = False,
         round_index: int = 0,
         graph_seed: bytes | None = None,
+        noise_components: int = 0,
     ) -> SessionConfig:
         _check_ids(client_ids)
         ids = tuple(sorted(client_ids))
@@ -69,6 +76,7 @@ class SessionConfig:
             modulus_bits=modulus_bits,
             vector_length=vector_length,
             active=active,
+            noise_components=noise_components,
         )
         config.validate()
         return config
@@ -83,6 +91,8 @@ class SessionConfig:
         checks.integer("vector_length", self.vector_length, error=ConfigurationError, low=0, high=MAX_VECTOR_LENGTH)
         if not isinstance(self.active, bool):
             raise ConfigurationError(f"active must be a bool, got {type(self.active).__name__}")
+        high = min(MAX_NOISE_COMPONENTS, len(self.client_ids) - 1)
+        checks.integer("noise_components", self.noise_components, error=ConfigurationError, low=0, high=high)
         if set(self.neighbours) != set(self.client_ids):
             raise ConfigurationError("graph nodes differ from the client ids")
         for u, vs in self.neighbours.items():

@@ -38,6 +38,7 @@ from secagg.messages import (
     UnmaskingShares,
     UnmaskRequest,
 )
+from secagg.noise import NoiseSampler
 from secagg.server import Server, UnmaskedSum
 from secagg.stage import Stage
 
@@ -73,11 +74,13 @@ class Coordinator:
 
     config: SessionConfig
     verify_keys: Mapping[int, Ed25519PublicKey] | None = None
+    noise: NoiseSampler | None = None
+    """The sampler of an XNoise session's removable noise (:mod:`secagg.noise`)."""
     failures: list[tuple[int, Stage, ProtocolError]] = field(default_factory=list)
     """Replies refused at parsing (that client's dropout at that stage), in arrival order."""
 
     def __post_init__(self) -> None:
-        self.server = Server(self.config, verify_keys=self.verify_keys)
+        self.server = Server(self.config, verify_keys=self.verify_keys, noise=self.noise)
         self._pending: Exchange | None = Exchange(Stage.ADVERTISE_KEYS, dict.fromkeys(self.config.client_ids))
         self._result: UnmaskedSum | None = None
 

@@ -30,10 +30,12 @@ SIGNATURE_BYTES = 64
 NONCE_BYTES = 12
 MASK_KEY_BYTES = 16  # AES-128-CTR; X25519 itself offers ~128-bit security
 TRANSPORT_KEY_BYTES = 32
+NOISE_KEY_BYTES = 32  # AES-256-CTR stream feeding an exact noise sampler (secagg.noise)
 
 PURPOSE_MASK = b"secagg/pairwise-mask/v1"
 PURPOSE_TRANSPORT = b"secagg/share-transport/v1"
 PURPOSE_SELF_MASK = b"secagg/self-mask/v1"
+PURPOSE_NOISE = b"secagg/excess-noise/v1"
 
 
 def generate_x25519() -> X25519PrivateKey:

@@ -3,7 +3,9 @@
 Bonawitz et al. 2017, Sec. 4: p_{u,v} = Delta_{u,v} * PRG(s_{u,v}) with Delta = +1 when
 u > v and -1 when u < v, so the pairwise masks of every pair cancel in the sum;
 b_u seeds u's self mask. Binding session and round into HKDF's info means that no
-mask and no transport key is ever reused across rounds or pairs.
+mask and no transport key is ever reused across rounds or pairs. The excess-noise seeds
+of :mod:`secagg.noise` (Dordis, Jiang et al. EuroSys 2024) are keyed and committed to
+in the same way, one per component.
 """
 
 from __future__ import annotations
@@ -47,8 +49,15 @@ def transport_key(shared: bytes, config: SessionConfig, u: int, v: int) -> bytes
     )
 
 
+def noise_key(seed: bytes, config: SessionConfig, client: int, component: int) -> bytes:
+    """AES-256 key of the stream that draws the client's noise component ``component`` (1-based)."""
+    purpose = crypto.PURPOSE_NOISE + struct.pack("<I", component)
+    return session_key(seed, purpose=purpose, config=config, a=client, b=client, length=crypto.NOISE_KEY_BYTES)
+
+
 COMMITMENT_BYTES = 32
 _COMMITMENT_LABEL = b"secagg/self-mask-commitment/v1"
+_NOISE_COMMITMENT_LABEL = b"secagg/noise-seed-commitment/v1"
 
 
 def self_mask_commitment(seed: bytes, config: SessionConfig, client: int) -> bytes:
@@ -61,6 +70,14 @@ def self_mask_commitment(seed: bytes, config: SessionConfig, client: int) -> byt
     """
     route = struct.pack("<QI", config.round_index, client)
     return hashlib.sha256(_COMMITMENT_LABEL + config.session_id + route + seed).digest()
+
+
+def noise_commitment(seed: bytes, config: SessionConfig, client: int, component: int) -> bytes:
+    """SHA-256 commitment to the seed of noise component ``component``, bound like
+    :func:`self_mask_commitment` and to the component, so a share of one component never
+    passes for another's."""
+    route = struct.pack("<QII", config.round_index, client, component)
+    return hashlib.sha256(_NOISE_COMMITMENT_LABEL + config.session_id + route + seed).digest()
 
 
 def adds_pairwise_mask(u: int, v: int) -> bool:

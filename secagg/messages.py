@@ -31,8 +31,6 @@ from secagg.packing import pack_words, packed_size, unpack_words
 from secagg.shamir import FIELD
 
 _GCM_TAG = 16
-SHARE_PLAINTEXT_BYTES = 8 + 2 * FIELD.share_bytes
-SEALED_SHARES_BYTES = NONCE_BYTES + SHARE_PLAINTEXT_BYTES + _GCM_TAG
 _ID = 4
 ADVERTISEMENT_BYTES = _ID + 2 * PUBLIC_KEY_BYTES + SIGNATURE_FIELD_BYTES
 """Bytes of one advertisement inside a key directory (or a saved client state)."""
@@ -40,6 +38,16 @@ ADVERTISEMENT_BYTES = _ID + 2 * PUBLIC_KEY_BYTES + SIGNATURE_FIELD_BYTES
 
 def _clients(config: SessionConfig) -> int:
     return len(config.client_ids)
+
+
+def share_plaintext_bytes(config: SessionConfig) -> int:
+    """Bytes of one :class:`SharePair`: ids, the key and self-mask shares, one share per noise seed."""
+    return 8 + (2 + config.noise_components) * FIELD.share_bytes
+
+
+def sealed_shares_bytes(config: SessionConfig) -> int:
+    """Bytes of one AES-GCM-sealed :class:`SharePair`: nonce, plaintext, tag."""
+    return NONCE_BYTES + share_plaintext_bytes(config) + _GCM_TAG
 
 
 def check_ids(ids: tuple[int, ...], config: SessionConfig, what: str) -> None:
@@ -136,25 +144,32 @@ def read_advertisement(r: Reader, config: SessionConfig) -> AdvertiseKeys:
 
 @dataclass(frozen=True)
 class EncryptedShares(Upload):
-    """Round 1, client -> server: the commitment to the self-mask seed and the
-    AES-GCM-sealed shares for each neighbour, by receiver id."""
+    """Round 1, client -> server: the commitment to the self-mask seed, one commitment per noise
+    seed (``config.noise_components`` of them, none without XNoise) and the AES-GCM-sealed shares
+    for each neighbour, by receiver id."""
 
     KIND: ClassVar[Kind] = Kind.ENCRYPTED_SHARES
     commitment: bytes
     sealed: tuple[tuple[int, bytes], ...]
+    noise_commitments: tuple[bytes, ...] = ()
 
     def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.fixed(self.commitment)
+        for commitment in self.noise_commitments:
+            w.fixed(commitment)
         w.addressed(self.sealed)
 
     @classmethod
     def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
         commitment = r.fixed(COMMITMENT_BYTES, "self-mask commitment")
-        return {"commitment": commitment, "sealed": _read_addressed(r, config, "sealed shares", SEALED_SHARES_BYTES)}
+        noise = tuple(r.fixed(COMMITMENT_BYTES, "noise seed commitment") for _ in range(config.noise_components))
+        sealed = _read_addressed(r, config, "sealed shares", sealed_shares_bytes(config))
+        return {"commitment": commitment, "sealed": sealed, "noise_commitments": noise}
 
     @classmethod
     def _max_payload(cls, config: SessionConfig) -> int:
-        return COMMITMENT_BYTES + 4 + _clients(config) * (_ID + SEALED_SHARES_BYTES)
+        commitments = (1 + config.noise_components) * COMMITMENT_BYTES
+        return commitments + 4 + _clients(config) * (_ID + sealed_shares_bytes(config))
 
 
 @dataclass(frozen=True)
@@ -174,11 +189,11 @@ class ShareInbox(Download):
 
     @classmethod
     def _read_payload(cls, r: Reader, config: SessionConfig, receiver: int) -> Self:
-        return cls(receiver, _read_addressed(r, config, "sealed shares", SEALED_SHARES_BYTES))
+        return cls(receiver, _read_addressed(r, config, "sealed shares", sealed_shares_bytes(config)))
 
     @classmethod
     def _max_payload(cls, config: SessionConfig) -> int:
-        return 4 + _clients(config) * (_ID + SEALED_SHARES_BYTES)
+        return 4 + _clients(config) * (_ID + sealed_shares_bytes(config))
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,45 +294,75 @@ class UnmaskRequest(Download):
 
 @dataclass(frozen=True)
 class UnmaskingShares(Upload):
-    """Round 4, client -> server: shares of b_v for surviving v, of s_v^SK for dropped v."""
+    """Round 4, client -> server: shares of b_v for surviving v, of s_v^SK for dropped v, and
+    (XNoise sessions) for each surviving v its shares of the seeds of v's excess noise components
+    (:func:`secagg.noise.excess_components`), concatenated in component order.
+
+    Without noise components the format is Bonawitz et al.'s; with them a u32 count of excess
+    components and the addressed concatenations follow the key shares.
+    """
 
     KIND: ClassVar[Kind] = Kind.UNMASKING_SHARES
     self_mask_shares: tuple[tuple[int, bytes], ...]
     key_shares: tuple[tuple[int, bytes], ...]
+    noise_shares: tuple[tuple[int, bytes], ...] = ()
+    excess: int = 0
+    """How many components each entry of ``noise_shares`` holds a share of."""
 
     def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.addressed(self.self_mask_shares)
         w.addressed(self.key_shares)
+        if config.noise_components:
+            w.u32(self.excess)
+            w.addressed(self.noise_shares)
 
     @classmethod
     def _read_payload(cls, r: Reader, config: SessionConfig) -> dict[str, Any]:
         size = FIELD.share_bytes
-        return {
+        fields: dict[str, Any] = {
             "self_mask_shares": _read_addressed(r, config, "self-mask share owners", size),
             "key_shares": _read_addressed(r, config, "key share owners", size),
         }
+        if config.noise_components:
+            excess = r.u32("excess component count")
+            if excess > config.noise_components:
+                raise r.fail(f"{excess} excess components, the session has {config.noise_components}")
+            fields["excess"] = excess
+            fields["noise_shares"] = _read_addressed(r, config, "noise share owners", excess * size)
+        return fields
 
     @classmethod
     def _max_payload(cls, config: SessionConfig) -> int:
-        return 8 + 2 * _clients(config) * (_ID + FIELD.share_bytes)
+        noise = 8 + _clients(config) * (_ID + config.noise_components * FIELD.share_bytes)
+        return 8 + 2 * _clients(config) * (_ID + FIELD.share_bytes) + (noise if config.noise_components else 0)
 
 
 @dataclass(frozen=True)
 class SharePair:
-    """The plaintext inside one sealed share: ids plus one share of each secret (Round 1)."""
+    """The plaintext inside one sealed share (Round 1): ids, one share of each of the two secrets,
+    and one share of each noise seed (XNoise sessions; :mod:`secagg.noise`)."""
 
     sender: int
     receiver: int
     key_share: bytes
     self_mask_share: bytes
+    noise_shares: tuple[bytes, ...] = ()
 
     def to_bytes(self) -> bytes:
-        return struct.pack("<II", self.sender, self.receiver) + self.key_share + self.self_mask_share
+        ids = struct.pack("<II", self.sender, self.receiver)
+        return ids + self.key_share + self.self_mask_share + b"".join(self.noise_shares)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SharePair:
-        size = FIELD.share_bytes
-        if len(data) != SHARE_PLAINTEXT_BYTES:
-            raise InvalidMessageError(f"share plaintext of {len(data)} bytes, expected {SHARE_PLAINTEXT_BYTES}")
+    def from_bytes(cls, data: bytes, config: SessionConfig) -> SharePair:
+        expected = share_plaintext_bytes(config)
+        if len(data) != expected:
+            raise InvalidMessageError(f"share plaintext of {len(data)} bytes, expected {expected}")
         sender, receiver = struct.unpack_from("<II", data)
-        return cls(sender, receiver, data[8 : 8 + size], data[8 + size :])
+        key_share, self_mask_share, *noise_shares = split_shares(data[8:])
+        return cls(sender, receiver, key_share, self_mask_share, tuple(noise_shares))
+
+
+def split_shares(data: bytes) -> tuple[bytes, ...]:
+    """Concatenated Shamir shares, one by one (e.g. an entry of ``UnmaskingShares.noise_shares``)."""
+    size = FIELD.share_bytes
+    return tuple(data[at : at + size] for at in range(0, len(data), size))

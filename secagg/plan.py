@@ -16,15 +16,24 @@ The active setting (a server that may deviate) therefore refuses t <= h/2 and
 adds the consistency check with signatures; the honest-but-curious setting
 keeps low thresholds legal, since SecAgg+ (Bell et al. CCS 2020) relies on them,
 and :meth:`SessionPlan.threat_model` says what a deviating server could do.
+
+A session is sized either from raw numbers (a degree and a threshold, for experts)
+or from a threat model: the rates of corrupt and dropping clients and the adversary,
+from which :func:`secagg.graph_parameters` derives the smallest SecAgg+ degree and
+its threshold (Bell et al. 2020, Sec. 3-4; :mod:`secagg.threat_model`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fedsecure import checks
 from secagg.errors import ConfigurationError
 from secagg.graph import default_threshold
+
+if TYPE_CHECKING:
+    from secagg.threat_model import GraphParameters
 
 
 def check_threshold(threshold: object, smallest: int, largest: int, active: bool) -> int:
@@ -39,6 +48,13 @@ def check_threshold(threshold: object, smallest: int, largest: int, active: bool
     return threshold
 
 
+_ADVERSARY = {
+    "none": "no adversary: correctness only",
+    "semi_honest": "semi-honest adversary",
+    "semi_malicious": "semi-malicious adversary",
+}
+
+
 @dataclass(frozen=True)
 class SessionPlan:
     """The degree (``None``: complete graph) and threshold of a session of ``clients`` clients."""
@@ -47,6 +63,8 @@ class SessionPlan:
     degree: int | None
     threshold: int
     active: bool
+    derived_from: GraphParameters | None = None
+    """The threat model the degree and threshold were derived from (``None``: given as numbers)."""
 
     @property
     def holders(self) -> int:
@@ -63,6 +81,12 @@ class SessionPlan:
         t, h = self.threshold, self.holders
         graph = "complete graph (SecAgg)" if self.degree is None else f"degree-{self.degree} graph (SecAgg+)"
         head = f"{self.clients} clients on a {graph}, threshold {t} of {h} share holders per client"
+        if (model := self.derived_from) is not None:
+            head += (
+                f", derived for up to {model.corrupt_clients} corrupt and {model.dropped_clients} dropped clients "
+                f"({_ADVERSARY[model.adversary]}; security failure <= {model.security_failure:.2g}, "
+                f"correctness failure <= {model.correctness_failure:.2g})"
+            )
         if self.active:
             return (
                 f"{head}; active server: signed messages and the consistency check, and a server that "
@@ -81,16 +105,32 @@ class SessionPlan:
 
 
 def plan_session(
-    clients: int, *, degree: int | None = None, threshold: int | None = None, active: bool = False
+    clients: int,
+    *,
+    degree: int | None = None,
+    threshold: int | None = None,
+    active: bool = False,
+    corrupt_rate: float | None = None,
+    dropout_rate: float | None = None,
+    adversary: str | None = None,
 ) -> SessionPlan:
     """Plan a session of ``clients`` clients, refusing with :class:`ConfigurationError` what cannot run.
 
-    A SecAgg+ ``degree`` is capped at ``clients - 1`` (the complete graph) and made
+    Raw numbers: a SecAgg+ ``degree`` is capped at ``clients - 1`` (the complete graph) and made
     even when the count is odd, as a regular graph needs; ``threshold=None`` takes
     :func:`~secagg.graph.default_threshold` of the holders, an explicit one is kept
     as given and checked (:func:`check_threshold`).
+
+    Threat model (any of ``corrupt_rate``, ``dropout_rate``, ``adversary`` given, the rates
+    defaulting to 0): degree and threshold come from :func:`secagg.graph_parameters`, which
+    refuses an infeasible model; neither may then be given. The adversary defaults to
+    ``"semi_malicious"`` in the active setting (which must face it) and ``"semi_honest"`` otherwise.
     """
     clients = _count("clients", clients, 2)
+    if corrupt_rate is not None or dropout_rate is not None or adversary is not None:
+        if degree is not None or threshold is not None:
+            raise ConfigurationError("give a threat model or a raw degree and threshold, not both")
+        return _from_threat_model(clients, corrupt_rate or 0.0, dropout_rate or 0.0, adversary, active)
     if degree is not None:
         degree = min(_count("degree", degree, 1), clients - 1)
         degree -= degree % 2 and clients % 2
@@ -99,6 +139,24 @@ def plan_session(
     holders = clients if degree is None else degree + 1
     chosen = default_threshold(holders, active) if threshold is None else threshold
     return SessionPlan(clients, degree, check_threshold(chosen, holders, holders, active), active)
+
+
+def _from_threat_model(
+    clients: int, corrupt_rate: float, dropout_rate: float, adversary: str | None, active: bool
+) -> SessionPlan:
+    """The plan :func:`secagg.graph_parameters` derives (Bell et al. 2020, Sec. 3-4)."""
+    from secagg.threat_model import graph_parameters  # here: it builds on secagg.config, which builds on this module
+
+    adversary = ("semi_malicious" if active else "semi_honest") if adversary is None else adversary
+    if active and adversary != "semi_malicious":
+        raise ConfigurationError(
+            f"the active setting faces a server that deviates: its threat model needs adversary "
+            f"'semi_malicious', got {adversary!r}"
+        )
+    model = graph_parameters(clients, corrupt_rate=corrupt_rate, dropout_rate=dropout_rate, adversary=adversary)
+    degree = None if model.complete else model.degree
+    check_threshold(model.threshold, model.holders, model.holders, active)
+    return SessionPlan(clients, degree, model.threshold, active, model)
 
 
 def _count(name: str, value: object, low: int) -> int:

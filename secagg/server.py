@@ -10,6 +10,11 @@ Sparse graphs need a per-neighbourhood version of the paper's ``|U_i| >= t``
 check: a client whose holders in ``U_i`` number fewer than ``t`` cannot
 continue (its shares could not be reconstructed), so it is pruned, and pruning
 repeats until stable. On the complete graph this is exactly the paper's check.
+
+XNoise sessions (Dordis, Jiang et al. EuroSys 2024, Sec. 4; :mod:`secagg.noise`): the
+server also keeps each client's noise-seed commitments, and in the last round
+reconstructs the seeds of every survivor's excess components, checks them like b_u and
+subtracts their noise.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from secagg.errors import (
     StateError,
     TooFewSurvivorsError,
 )
-from secagg.keys import adds_pairwise_mask, pairwise_mask_key, self_mask_commitment, self_mask_key
+from secagg.keys import (
+    adds_pairwise_mask,
+    noise_commitment,
+    noise_key,
+    pairwise_mask_key,
+    self_mask_commitment,
+    self_mask_key,
+)
 from secagg.messages import (
     AdvertiseKeys,
     ConsistencySignature,
@@ -44,9 +56,11 @@ from secagg.messages import (
     SurvivorList,
     UnmaskingShares,
     UnmaskRequest,
+    split_shares,
 )
+from secagg.noise import NoiseSampler, check_sampler, excess_components, noise_words
 from secagg.prg import MaskAccumulator
-from secagg.shamir import Recovery, recover_secret
+from secagg.shamir import FIELD, Recovery, recover_secret
 from secagg.stage import Stage, StageTracker
 
 
@@ -70,16 +84,25 @@ class Server:
     vector, not one per client; Round 4 then removes the masks from that sum.
     """
 
-    def __init__(self, config: SessionConfig, *, verify_keys: Mapping[int, Ed25519PublicKey] | None = None) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
+        noise: NoiseSampler | None = None,
+    ) -> None:
         if config.active and verify_keys is None:
             raise ConfigurationError("the active setting needs the clients' verification keys")
         config.validate()
+        check_sampler(config, noise, "server")
         self.config = config
+        self._noise = noise
         self._verify_keys = dict(verify_keys or {})
         self._stages = StageTracker("server", config.active)
         self._keys: dict[int, AdvertiseKeys] = {}
         self._u2: frozenset[int] = frozenset()
         self._commitments: dict[int, bytes] = {}
+        self._noise_commitments: dict[int, tuple[bytes, ...]] = {}
         self._masked_sum = MaskAccumulator(config.vector_length, config.modulus_bits)
         self._u3: tuple[int, ...] = ()
         self._signatures: tuple[tuple[int, bytes], ...] = ()
@@ -136,8 +159,14 @@ class Server:
             expected = (self.config.holders(m.sender) & set(self._keys)) - {m.sender}
             if {v for v, _ in m.sealed} != expected:
                 raise InvalidMessageError(f"EncryptedShares: client {m.sender} did not address exactly its holders")
+            if len(m.noise_commitments) != self.config.noise_components:
+                raise InvalidMessageError(
+                    f"EncryptedShares: client {m.sender} committed to {len(m.noise_commitments)} noise seeds, "
+                    f"the session has {self.config.noise_components}"
+                )
         self._u2 = self._prune(senders, "EncryptedShares")
         self._commitments = {m.sender: m.commitment for m in messages if m.sender in self._u2}
+        self._noise_commitments = {m.sender: m.noise_commitments for m in messages if m.sender in self._u2}
         inbox: dict[int, list[tuple[int, bytes]]] = {u: [] for u in self._u2}
         for m in sorted(messages, key=lambda m: m.sender):
             if m.sender in self._u2:
@@ -194,14 +223,17 @@ class Server:
         return self._request, self._recipients
 
     def unmask(self, messages: Sequence[UnmaskingShares]) -> UnmaskedSum:
-        """Round 4: reconstruct b_u for u in U3 and s_v^SK for v in U2 \\ U3, then unmask."""
+        """Round 4: reconstruct b_u for u in U3 and s_v^SK for v in U2 \\ U3, then unmask.
+        XNoise: also the seeds of each survivor's excess components, whose noise is subtracted."""
         self._stages.enter(Stage.UNMASKING)
         if self._request is None:
             raise StateError("server: unmask() before unmask_request()")
         self._accept(messages, set(self._recipients), "UnmaskingShares")
         survivors, dropped = set(self._u3), set(self._request.dropped)
+        excess = excess_components(self.config, len(self._u3))
         seed_shares: dict[int, dict[int, bytes]] = {u: {} for u in survivors}
         key_shares: dict[int, dict[int, bytes]] = {v: {} for v in dropped}
+        noise_shares: dict[tuple[int, int], dict[int, bytes]] = {(u, k): {} for u in survivors for k in excess}
         for m in messages:
             holds = self.config.holders(m.sender)
             for owner, share in m.self_mask_shares:
@@ -212,13 +244,15 @@ class Server:
                 if owner not in dropped or owner not in holds:
                     raise InvalidMessageError(f"UnmaskingShares: client {m.sender} sent a key share of {owner}")
                 key_shares[owner][m.sender] = share
+            self._collect_noise_shares(m, excess, noise_shares)
 
         started = time.perf_counter()
         seeds = {u: self._recover_seed(u, shares) for u, shares in seed_shares.items()}
         keys = {v: self._recover_key(v, shares) for v, shares in key_shares.items()}
+        noise_seeds = {owner: self._recover_noise_seed(*owner, shares) for owner, shares in noise_shares.items()}
         reconstructed = time.perf_counter()
         dropped_keys = {v: private for v, (_, private) in keys.items()}
-        recoveries = [*seeds.values(), *(recovery for recovery, _ in keys.values())]
+        recoveries = [*seeds.values(), *(recovery for recovery, _ in keys.values()), *noise_seeds.values()]
         forged = sorted({sender for recovery in recoveries for sender in recovery.forged})
 
         # u applied +p_{u,v} if adds_pairwise_mask(u, v), else -p_{u,v}: remove exactly that.
@@ -228,8 +262,10 @@ class Server:
             for u in sorted(self.config.neighbours[v] & survivors):
                 key = pairwise_mask_key(crypto.agree(private, self._keys[u].s_public), self.config, u, v)
                 (added if adds_pairwise_mask(u, v) else subtracted).append(key)
+        removed = [(k, noise_key(recovery.secret, self.config, u, k)) for (u, k), recovery in noise_seeds.items()]
         accumulator = self._masked_sum
         accumulator.accumulate(
+            vectors=[noise_words(self._noise, removed, self.config, negate=True)] if self._noise and removed else [],
             add_keys=subtracted,
             subtract_keys=[self_mask_key(seeds[u].secret, self.config, u) for u in self._u3] + added,
         )
@@ -239,7 +275,7 @@ class Server:
             included=self._u3,
             reconstruction_seconds=reconstructed - started,
             mask_removal_seconds=time.perf_counter() - reconstructed,
-            reconstructed={"self_mask_seeds": len(seeds), "mask_keys": len(dropped_keys)},
+            reconstructed={"self_mask_seeds": len(seeds), "mask_keys": len(dropped_keys), "noise_seeds": len(removed)},
             forged_shares_from=tuple(forged),
         )
 
@@ -274,6 +310,36 @@ class Server:
             shares,
             "self-mask seed",
             lambda seed: hmac.compare_digest(self_mask_commitment(seed, self.config, owner), commitment),
+        )
+
+    def _collect_noise_shares(
+        self, message: UnmaskingShares, excess: range, into: dict[tuple[int, int], dict[int, bytes]]
+    ) -> None:
+        """File a message's noise-seed shares by (owner, component): exactly the excess components
+        of exactly the owners whose self-mask share it reveals."""
+        owners = [owner for owner, _ in message.self_mask_shares] if excess else []
+        sizes = {len(entry) for _, entry in message.noise_shares}
+        if (
+            message.excess != len(excess)
+            or [owner for owner, _ in message.noise_shares] != owners
+            or not sizes <= {len(excess) * FIELD.share_bytes}
+        ):
+            raise InvalidMessageError(
+                f"UnmaskingShares: client {message.sender} sent noise shares of other components or clients "
+                f"than the excess components {list(excess)[:5]} of the survivors it reveals"
+            )
+        for owner, entry in message.noise_shares:
+            for k, share in zip(excess, split_shares(entry), strict=True):
+                into[owner, k][message.sender] = share
+
+    def _recover_noise_seed(self, owner: int, component: int, shares: Mapping[int, bytes]) -> Recovery:
+        """The seed of ``owner``'s noise component ``component``, checked against its commitment."""
+        commitment = self._noise_commitments[owner][component - 1]
+        return self._recover(
+            owner,
+            shares,
+            f"noise seed {component}",
+            lambda seed: hmac.compare_digest(noise_commitment(seed, self.config, owner, component), commitment),
         )
 
     def _recover_key(self, owner: int, shares: Mapping[int, bytes]) -> tuple[Recovery, crypto.X25519PrivateKey]:

@@ -25,6 +25,7 @@ from secagg.client import Client
 from secagg.config import SessionConfig
 from secagg.coordinator import Coordinator, act, incoming
 from secagg.errors import ConfigurationError
+from secagg.noise import NoiseSampler
 from secagg.stage import Stage
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ def simulate(
     active: bool = False,
     seed: int | None = None,
     round_index: int = 0,
+    noise: NoiseSampler | None = None,
 ) -> AggregateResult:
     """Securely sum ``inputs`` (client id -> 1-D integer vector in [0, 2^modulus_bits)).
 
@@ -98,7 +100,9 @@ def simulate(
     a random ``degree``-regular graph, ``threshold`` then counting holders within
     each neighbourhood (the client and its neighbours). ``active=True`` adds
     Ed25519-signed keys and the consistency round. ``seed`` fixes the graph's
-    relabelling only; cryptographic secrets always come from the OS.
+    relabelling only; cryptographic secrets always come from the OS. ``noise`` adds XNoise's
+    removable noise components (:mod:`secagg.noise`): each client adds ``noise.components``
+    of them, and the server removes the excess ones of the survivors.
     In the honest-but-curious setting there is no consistency round, so a client
     scheduled to drop at ``CONSISTENCY_CHECK`` drops before unmasking.
     Raises :class:`~secagg.errors.TooFewSurvivorsError` when the dropouts leave
@@ -121,11 +125,12 @@ def simulate(
         active=active,
         round_index=round_index,
         graph_seed=graph_seed,
+        noise_components=0 if noise is None else noise.components,
     )
     signing = {u: crypto.generate_signing_key() for u in ids} if active else {}
     verify = {u: key.public_key() for u, key in signing.items()} if active else None
-    clients = {u: Client(u, config, signing_key=signing.get(u), verify_keys=verify) for u in ids}
-    coordinator = Coordinator(config, verify_keys=verify)
+    clients = {u: Client(u, config, signing_key=signing.get(u), verify_keys=verify, noise=noise) for u in ids}
+    coordinator = Coordinator(config, verify_keys=verify, noise=noise)
     ledger = _Ledger()
     vectors = {_client_id(u): v for u, v in inputs.items()}
     masked_input_bytes = 0

@@ -31,7 +31,15 @@ from fedsecure import FedsecureError
 from fedsecure.wire import DIGEST_BYTES, seal_body
 from secagg.client_state import ClientState
 from secagg.crypto import generate_signing_key
-from secagg.messages import AdvertiseKeys, KeyDirectory, MaskedInput, ShareInbox, UnmaskingShares, UnmaskRequest
+from secagg.messages import (
+    AdvertiseKeys,
+    EncryptedShares,
+    KeyDirectory,
+    MaskedInput,
+    ShareInbox,
+    UnmaskingShares,
+    UnmaskRequest,
+)
 
 HOSTILE: list[Any] = [
     None,
@@ -81,35 +89,56 @@ def _typed_or_fine(call: Callable[[], object]) -> object:
 # ---------------------------------------------------------------- parsers
 
 
-def _session_frames() -> tuple[secagg.SessionConfig, list[tuple[Callable[[bytes], object], bytes]]]:
-    """One real frame of each parsed kind, from an active-setting session run to the unmasking round."""
-    config = secagg.SessionConfig.create(range(1, 6), threshold=4, vector_length=6, active=True)
+class _CountingNoise:
+    """A stand-in noise sampler (the fuzzed frames only need its component count)."""
+
+    def __init__(self, components: int) -> None:
+        self.components = components
+
+    def component(self, key: bytes, index: int, length: int) -> np.ndarray:
+        return np.full(length, index, dtype=np.int64)
+
+
+Parser = tuple[secagg.SessionConfig, Callable[[bytes], object], bytes]
+
+
+def _session_frames(noise_components: int) -> list[Parser]:
+    """One real frame of each parsed kind, from an active-setting session run to the unmasking round
+    (with XNoise's noise components, client 5 drops before masking so an excess component is revealed)."""
+    config = secagg.SessionConfig.create(
+        range(1, 6), threshold=4, vector_length=6, active=True, noise_components=noise_components
+    )
+    noise = _CountingNoise(noise_components) if noise_components else None
     signing = {u: generate_signing_key() for u in config.client_ids}
     verify = {u: key.public_key() for u, key in signing.items()}
-    clients = {u: secagg.Client(u, config, signing_key=signing[u], verify_keys=verify) for u in config.client_ids}
-    server = secagg.Server(config, verify_keys=verify)
+    clients = {
+        u: secagg.Client(u, config, signing_key=signing[u], verify_keys=verify, noise=noise) for u in config.client_ids
+    }
+    server = secagg.Server(config, verify_keys=verify, noise=noise)
     ads = [c.advertise_keys() for c in clients.values()]
     directories = server.advertise_keys(ads)
-    inboxes = server.share_keys([clients[u].share_keys(d) for u, d in directories.items()])
-    masked = [clients[u].masked_input(inboxes[u], np.arange(6, dtype=np.uint32)) for u in inboxes]
+    shares = [clients[u].share_keys(d) for u, d in directories.items()]
+    inboxes = server.share_keys(shares)
+    maskers = [u for u in inboxes if not (noise_components and u == 5)]
+    masked = [clients[u].masked_input(inboxes[u], np.arange(6, dtype=np.uint32)) for u in maskers]
     survivors = server.masked_input(masked)
     server.consistency_check([clients[u].consistency_check(survivors) for u in survivors.survivors])
     state = clients[1].export_state()
     request, _ = server.unmask_request()
     answer = clients[2].unmask(request)
-    parsers: list[tuple[Callable[[bytes], object], bytes]] = [
-        (lambda b: AdvertiseKeys.from_bytes(b, config, sender=1), ads[0].to_bytes(config)),
-        (lambda b: KeyDirectory.from_bytes(b, config, receiver=1), directories[1].to_bytes(config)),
-        (lambda b: ShareInbox.from_bytes(b, config, receiver=1), inboxes[1].to_bytes(config)),
-        (lambda b: MaskedInput.from_bytes(b, config, sender=1), masked[0].to_bytes(config)),
-        (lambda b: UnmaskRequest.from_bytes(b, config, receiver=1), request.to_bytes(config)),
-        (lambda b: UnmaskingShares.from_bytes(b, config, sender=2), answer.to_bytes(config)),
-        (lambda b: ClientState.from_bytes(b, config), state),
+    return [
+        (config, lambda b: AdvertiseKeys.from_bytes(b, config, sender=1), ads[0].to_bytes(config)),
+        (config, lambda b: KeyDirectory.from_bytes(b, config, receiver=1), directories[1].to_bytes(config)),
+        (config, lambda b: EncryptedShares.from_bytes(b, config, sender=1), shares[0].to_bytes(config)),
+        (config, lambda b: ShareInbox.from_bytes(b, config, receiver=1), inboxes[1].to_bytes(config)),
+        (config, lambda b: MaskedInput.from_bytes(b, config, sender=1), masked[0].to_bytes(config)),
+        (config, lambda b: UnmaskRequest.from_bytes(b, config, receiver=1), request.to_bytes(config)),
+        (config, lambda b: UnmaskingShares.from_bytes(b, config, sender=2), answer.to_bytes(config)),
+        (config, lambda b: ClientState.from_bytes(b, config), state),
     ]
-    return config, parsers
 
 
-CONFIG, SECAGG_PARSERS = _session_frames()
+SECAGG_PARSERS = _session_frames(0) + _session_frames(2)
 
 
 def _mutated(frame: bytes, data: st.DataObject) -> bytes:
@@ -134,20 +163,20 @@ def _mutated(frame: bytes, data: st.DataObject) -> bytes:
 @FUZZ
 @given(index=st.integers(0, len(SECAGG_PARSERS) - 1), data=st.data())
 def test_secagg_parsers_refuse_or_round_trip(index: int, data: st.DataObject) -> None:
-    parse, frame = SECAGG_PARSERS[index]
+    config, parse, frame = SECAGG_PARSERS[index]
     mutated = _mutated(frame, data)
     try:
         message = parse(mutated)
     except secagg.InvalidMessageError:
         return
-    again = message.to_bytes(CONFIG)  # type: ignore[attr-defined]
+    again = message.to_bytes(config)  # type: ignore[attr-defined]
     assert again == mutated
 
 
 @FUZZ
 @given(index=st.integers(0, len(SECAGG_PARSERS) - 1), raw=st.binary(max_size=512))
 def test_secagg_parsers_refuse_random_bytes(index: int, raw: bytes) -> None:
-    parse, _ = SECAGG_PARSERS[index]
+    _, parse, _ = SECAGG_PARSERS[index]
     with pytest.raises(secagg.InvalidMessageError):
         parse(raw)
     with pytest.raises(secagg.InvalidMessageError):

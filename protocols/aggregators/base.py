@@ -61,12 +61,17 @@ def _mean(table: Mapping[int, int], clients: Iterable[int]) -> float:
 
 @dataclass(frozen=True)
 class AggregationOutcome:
-    """The weighted mean over `included` clients, the total weight, and the cost."""
+    """The weighted mean over `included` clients, the total weight, and the cost.
+
+    `participants` is how many clients the round's protocol started with (included or not),
+    where the aggregator reports it: XNoise's accounting depends on it (`protocols.dpfedavg`).
+    """
 
     mean: np.ndarray
     total_weight: float
     included: tuple[int, ...]
     cost: Cost
+    participants: int | None = None
 
 
 @runtime_checkable

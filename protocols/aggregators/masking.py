@@ -6,13 +6,16 @@ al., CCS 2020, over a sparse random graph of the given degree) through
 `secagg.simulate`, so clients can drop at any stage. Updates go through a
 codec into Z_{2^k}: by default `secagg.FixedPointCodec` (clip, round, with
 headroom for `max_clients` summands); distributed DP swaps in a codec that
-also adds integer noise on the client.
+also adds integer noise on the client. A codec planned per round (`RoundCodec`,
+e.g. XNoise's `dp.XNoiseSkellam`) gives each round's codec for its client count,
+and when that codec is also a `secagg.NoiseSampler` its removable noise components
+travel through the protocol (Dordis, Jiang et al. EuroSys 2024, Sec. 4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,6 +42,16 @@ class Codec(Protocol):
     def decode_sum(self, total: np.ndarray) -> np.ndarray: ...
 
 
+@runtime_checkable
+class RoundCodec(Protocol):
+    """A codec that depends on the round's client count (XNoise plans its noise for it)."""
+
+    @property
+    def modulus_bits(self) -> int: ...
+
+    def round(self, clients: int) -> Codec: ...
+
+
 default_degree = secagg.recommended_degree
 """SecAgg+'s degree for n clients: 2 ceil(log2 n), at most n - 1 (see `secagg.recommended_degree`)."""
 
@@ -47,7 +60,10 @@ class SecAggAggregator:
     """SecAgg (`degree=None`, complete graph) or SecAgg+ (`degree=k`) inside FedAvg.
 
     `threshold=None` takes `secagg.default_threshold` for the holders each
-    client has (n, or degree + 1). `max_clients` sizes the codec's headroom
+    client has (n, or degree + 1). Instead of a raw degree and threshold, a threat
+    model (`corrupt_rate`, `dropout_rate`, `adversary`) sizes SecAgg+ for each
+    round's client count through `secagg.graph_parameters` (Bell et al. 2020,
+    Sec. 3-4); an infeasible one is refused at construction. `max_clients` sizes the codec's headroom
     and is checked up front, so a bit width too small for the clients' sum
     fails at construction. Costs come from the protocol run: bytes sent and
     received per client, seconds per protocol phase.
@@ -67,9 +83,12 @@ class SecAggAggregator:
         modulus_bits: int = 32,
         active: bool = False,
         clip: float = 4.0,
-        codec: Codec | None = None,
+        codec: Codec | RoundCodec | None = None,
         weight_bound: float | None = None,
         protect_weights: bool = True,
+        corrupt_rate: float | None = None,
+        dropout_rate: float | None = None,
+        adversary: str | None = None,
     ) -> None:
         if max_clients < 2:
             raise AggregationError(f"secure aggregation needs at least 2 clients, got {max_clients}")
@@ -80,15 +99,17 @@ class SecAggAggregator:
         self.degree = degree
         self.active = active
         self._threshold = threshold
+        self._corrupt_rate, self._dropout_rate, self._adversary = corrupt_rate, dropout_rate, adversary
         try:
             self.session_plan = self.plan(max_clients)
         except secagg.ConfigurationError as exc:
             raise AggregationError(str(exc)) from exc
         self.threshold = self.session_plan.threshold
-        self.name = "secagg" if degree is None else "secagg+"
+        sized = degree is not None or self.session_plan.derived_from is not None
+        self.name = "secagg+" if sized else "secagg"
         self.max_clients = max_clients
         self.modulus_bits = modulus_bits
-        self.codec: Codec = codec or secagg.FixedPointCodec(clip, max_clients, modulus_bits)
+        self.codec: Codec | RoundCodec = codec or secagg.FixedPointCodec(clip, max_clients, modulus_bits)
         if self.codec.modulus_bits != modulus_bits:
             raise AggregationError(f"codec works mod 2^{self.codec.modulus_bits}, the protocol mod 2^{modulus_bits}")
         self.weight_bound = weight_bound
@@ -98,11 +119,20 @@ class SecAggAggregator:
         return self.session_plan.threat_model()
 
     def plan(self, clients: int) -> secagg.SessionPlan:
-        """The session plan for a round with `clients` participants (`secagg.plan_session`).
+        """The session plan for a round with `clients` participants (`secagg.plan_session`), from the
+        raw degree and threshold or from the threat model.
 
         Raises `secagg.ConfigurationError` when the threshold cannot serve that many clients.
         """
-        return secagg.plan_session(clients, degree=self.degree, threshold=self._threshold, active=self.active)
+        return secagg.plan_session(
+            clients,
+            degree=self.degree,
+            threshold=self._threshold,
+            active=self.active,
+            corrupt_rate=self._corrupt_rate,
+            dropout_rate=self._dropout_rate,
+            adversary=self._adversary,
+        )
 
     def aggregate(
         self,
@@ -118,8 +148,9 @@ class SecAggAggregator:
         except secagg.ConfigurationError as exc:
             raise AggregationAborted(f"{len(updates)} clients this round: {exc}") from exc
         scale = weight_scale(weights, self.weight_bound)
+        codec = self.codec.round(len(updates)) if isinstance(self.codec, RoundCodec) else self.codec
         inputs = {
-            c: self.codec.encode(client_vector(u, weights[c], scale, self.protect_weights)) for c, u in updates.items()
+            c: codec.encode(client_vector(u, weights[c], scale, self.protect_weights)) for c, u in updates.items()
         }
         try:
             result = secagg.simulate(
@@ -129,12 +160,13 @@ class SecAggAggregator:
                 dropouts=drops,
                 modulus_bits=self.modulus_bits,
                 active=self.active,
+                noise=codec if isinstance(codec, secagg.NoiseSampler) else None,
             )
         except (secagg.TooFewSurvivorsError, secagg.ForgedSharesError) as exc:
             raise AggregationAborted(str(exc)) from exc
         included = tuple(sorted(result.included))
         mean, total_weight = weighted_mean(
-            self.codec.decode_sum(result.total),
+            codec.decode_sum(result.total),
             sum(weights[c] for c in included),
             scale,
             self.protect_weights,
@@ -148,4 +180,5 @@ class SecAggAggregator:
                 bytes_down=dict(result.bytes_received),
                 seconds=dict(result.seconds),
             ),
+            participants=len(updates),
         )

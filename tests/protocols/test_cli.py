@@ -51,6 +51,34 @@ BAD = [
     (["train", "--server-lr", "inf"], "--server-lr: must be finite"),
     (["train", "--server-momentum", "1"], "--server-momentum: must lie in [0, 1)"),
     (["train", "--dropout", "nan"], "--dropout: must lie in [0, 1)"),
+    (["train", "--backend", "secagg+", "--noise", "1", "--tolerated-dropout", "0.2"], "skellam-xnoise only"),
+    (["train", "--backend", "secagg+", "--dp", "skellam-xnoise", "--noise", "1", "--tolerated-dropout", "1"], "[0, 1)"),
+    (["train", "--backend", "ckks", "--dp", "skellam-xnoise", "--noise", "1"], "masking backend"),
+    (["train", "--backend", "paillier", "--key-holders", "5", "--decrypt-threshold", "6"], "must lie in [1, 5]"),
+    (["train", "--backend", "paillier", "--key-holders", "256"], "must lie in [1, 255]"),
+    (["train", "--backend", "paillier", "--decrypt-threshold", "2"], "needs --key-holders"),
+    (["train", "--backend", "ckks", "--key-holders", "3"], "paillier backend only"),
+    (["train", "--backend", "paillier", "--key-holders", "0"], "must be >= 1"),
+    (["train", "--backend", "secagg+", "--corrupt-rate", "0.5", "--dropout-rate", "0.5"], "must be below 1"),
+    (
+        [
+            "train",
+            "--backend",
+            "secagg+",
+            "--corrupt-rate",
+            "0.3",
+            "--dropout-rate",
+            "0.4",
+            "--adversary",
+            "semi_malicious",
+        ],
+        "2 * dropout_rate must be below 1",
+    ),
+    (["train", "--backend", "secagg+", "--corrupt-rate", "0.1", "--adversary", "none"], "no corrupt clients"),
+    (["train", "--backend", "secagg+", "--corrupt-rate", "0.1", "--degree", "4"], "or --degree/--threshold"),
+    (["train", "--backend", "secagg", "--dropout-rate", "0.1"], "secagg+ backend only"),
+    (["train", "--backend", "secagg+", "--active", "--adversary", "semi_honest"], "needs adversary 'semi_malicious'"),
+    (["train", "--backend", "secagg+", "--adversary", "wizard"], "invalid choice"),
 ]
 
 
@@ -137,3 +165,32 @@ def test_dp_train_reports_epsilon(tmp_path: Path) -> None:
     assert history["config"]["privacy"] == "distributed-dp"
     epsilons = [r["epsilon"] for r in history["rounds"]]
     assert 0 < epsilons[0] < epsilons[1] <= 5.0
+
+
+def test_xnoise_keeps_epsilon_per_round_through_dropouts(tmp_path: Path) -> None:
+    """--dp skellam-xnoise: 2 of 10 clients drop every round, within the 30% tolerated, so every round costs
+    exactly what a round without dropouts would: the epsilons grow by equal steps, to the calibrated target."""
+    argv = ["train", "--backend", "secagg", "--clients", "10", "--rounds", "3", "--dropout", "0.2", "--epsilon", "6"]
+    code = main(
+        [*argv, "--dp", "skellam-xnoise", "--tolerated-dropout", "0.3", "--no-baseline", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["config"]["privacy"] == "xnoise-dp"
+    assert history["config"]["privacy_params"]["tolerated_dropout"] == 0.3
+    epsilons = [r["epsilon"] for r in history["rounds"]]
+    assert all(len(r["included"]) == 8 for r in history["rounds"])
+    assert epsilons[-1] == pytest.approx(6.0, rel=1e-3)
+
+
+def test_threshold_paillier_and_threat_model_backends_train(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    common = ["train", "--clients", "5", "--rounds", "1", "--no-baseline"]
+    paillier = [*common, "--backend", "paillier", "--key-holders", "5", "--decrypt-threshold", "3"]
+    assert main([*paillier, "--out", str(tmp_path / "p")]) == 0
+    assert "3 of 5 threshold key holders" in capsys.readouterr().err
+    history = json.loads((tmp_path / "p" / "history.json").read_text())
+    assert history["config"]["aggregator"] == "paillier-3-of-5"
+    assert "keyholder.partial_decrypt" in "".join(history["rounds"][0]["seconds"])
+    secagg_plus = [*common, "--backend", "secagg+", "--corrupt-rate", "0.1", "--dropout-rate", "0.2"]
+    assert main([*secagg_plus, "--out", str(tmp_path / "s")]) == 0
+    assert "derived for up to 0 corrupt and 1 dropped clients" in capsys.readouterr().err

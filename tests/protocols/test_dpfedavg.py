@@ -10,7 +10,7 @@ import dp
 from protocols.aggregators.base import PlainAggregator, Stage
 from protocols.aggregators.masking import SecAggAggregator
 from protocols.datasets import load_federated
-from protocols.dpfedavg import CentralDP, DistributedDP, build_privacy
+from protocols.dpfedavg import CentralDP, DistributedDP, XNoiseDP, build_privacy
 from protocols.fedavg import FedAvg, FedAvgConfig, run_fedavg
 from protocols.flatten import Layout
 from protocols.models import build_model
@@ -144,6 +144,63 @@ def test_skellam_epsilon_equals_accountant_for_survivor_events(data) -> None:
         fresh.compose(privacy.mechanism.round_event(1.0, contributing_clients=6))
         assert isinstance(privacy.mechanism.round_event(1.0, contributing_clients=6), dp.SkellamSumEvent)
         assert record.epsilon == fresh.epsilon(1e-5)
+
+
+def test_xnoise_accounts_the_target_variance_whatever_the_poisson_sample_and_its_dropouts(data) -> None:
+    """XNoise (Dordis 2024): under Poisson sampling every round has its own client count n and 25% of it
+    drops; each round is accounted at exactly the target variance, the event of a round without dropouts."""
+    privacy = build_privacy(
+        "skellam-xnoise",
+        epsilon=None,
+        noise=1.5,
+        l2_clip=0.5,
+        delta=1e-5,
+        rounds=4,
+        sample_rate=0.75,
+        dimension=_dimension(data),
+        expected_clients=6,
+        modulus_bits=32,
+        tolerated_dropout=0.4,  # round(0.25 n) <= floor(0.4 n) for every n
+    )
+    assert isinstance(privacy, XNoiseDP) and isinstance(privacy.mechanism, dp.XNoiseSkellam)
+    aggregator = SecAggAggregator(8, codec=privacy.codec, protect_weights=False)
+    config = FedAvgConfig(
+        rounds=4,
+        clients_per_round=6,
+        sampling="poisson",
+        dropout=0.25,
+        drop_stage=Stage.MASKED_INPUT,
+        seed=3,
+        seeded_sampling=True,
+    )
+    model = build_model("logreg", data.num_features, data.num_classes)
+    history, _ = run_fedavg(model, data, aggregator, config, privacy)
+    target = dp.SkellamSumEvent(
+        float(privacy.mechanism.target_variance), privacy.mechanism.l2_bound, privacy.mechanism.l1_bound
+    )
+    fresh = dp.RdpAccountant()
+    released = [r for r in history.rounds if not r.skipped]
+    assert released
+    for record, event in zip(released, privacy.events, strict=True):
+        n, survivors = len(record.sampled), len(record.included)
+        assert n - survivors <= privacy.mechanism.round(n).components  # within the tolerated dropouts
+        assert event == dp.PoissonSampledEvent(0.75, target)
+        fresh.compose(event)
+        assert record.epsilon == fresh.epsilon(1e-5)
+    with pytest.raises(ValueError, match="tolerated dropout"):
+        build_privacy(
+            "skellam",
+            epsilon=None,
+            noise=1.0,
+            l2_clip=0.5,
+            delta=1e-5,
+            rounds=1,
+            sample_rate=1.0,
+            dimension=4,
+            expected_clients=6,
+            modulus_bits=32,
+            tolerated_dropout=0.3,
+        )
 
 
 def test_skellam_calibration_meets_the_target(data) -> None:

@@ -27,6 +27,9 @@ BACKENDS: dict[str, tuple[Callable[[int], SecureAggregator], float]] = {
     "secagg+active": (lambda n: SecAggAggregator(n, degree=6, active=True), 1e-6),
     "ckks": (lambda n: ckks_aggregator(n), 5e-5),
     "paillier": (lambda n: paillier_aggregator(n, key_bits=2048), 5e-4),
+    # SecAgg+ sized from a threat model for each round's client count, and 3-of-5 threshold Paillier.
+    "secagg+threat": (lambda n: SecAggAggregator(n, corrupt_rate=0.05, dropout_rate=0.2), 1e-6),
+    "paillier-threshold": (lambda n: paillier_aggregator(n, key_bits=2048, key_holders=5, decrypt_threshold=3), 5e-4),
 }
 
 
@@ -90,6 +93,8 @@ def test_secagg_round_below_threshold_is_skipped() -> None:
         ({"max_clients": 10, "degree": 10}, "degree"),
         ({"max_clients": 1000, "modulus_bits": 8}, "cannot fit"),
         ({"max_clients": 10, "clip": 0.5}, "clip"),
+        ({"max_clients": 10, "corrupt_rate": 0.6, "dropout_rate": 0.5}, "must be below 1"),
+        ({"max_clients": 10, "degree": 4, "dropout_rate": 0.1}, "not both"),
     ],
 )
 def test_secagg_configuration_errors(kwargs: dict, fragment: str) -> None:

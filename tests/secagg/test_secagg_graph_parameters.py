@@ -232,6 +232,33 @@ def test_the_session_plan_accepts_the_parameters(adversary: str) -> None:
             assert 2 * ours.threshold - ours.holders > 0 and plan.resists_deviating_server
 
 
+@pytest.mark.parametrize("active", [False, True])
+def test_the_session_plan_derives_degree_and_threshold_from_a_threat_model(active: bool) -> None:
+    adversary = "semi_malicious" if active else "semi_honest"
+    for n in (100, 1001, 10**5):
+        plan = plan_session(n, corrupt_rate=0.1, dropout_rate=0.1, active=active)  # adversary from the setting
+        ours = graph_parameters(n, corrupt_rate=0.1, dropout_rate=0.1, adversary=adversary)
+        assert (plan.degree, plan.threshold, plan.derived_from) == (ours.degree, ours.threshold, ours)
+        assert f"up to {ours.corrupt_clients} corrupt and {ours.dropped_clients} dropped" in plan.threat_model()
+    assert plan_session(10, corrupt_rate=0.4, dropout_rate=0.4).degree is None  # the complete graph
+    assert plan_session(100, degree=14).derived_from is None  # raw numbers stay raw
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"degree": 14, "corrupt_rate": 0.1}, "not both"),
+        ({"threshold": 8, "dropout_rate": 0.1}, "not both"),
+        ({"active": True, "adversary": "semi_honest", "corrupt_rate": 0.1}, "needs adversary 'semi_malicious'"),
+        ({"corrupt_rate": 0.5, "dropout_rate": 0.5}, "must be below 1"),
+        ({"adversary": "wizard"}, "adversary must be one of"),
+    ],
+)
+def test_the_session_plan_refuses_a_mixed_or_infeasible_threat_model(kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        plan_session(100, **kwargs)
+
+
 def test_few_clients_get_the_complete_graph() -> None:
     ours = graph_parameters(10, corrupt_rate=0.4, dropout_rate=0.4)
     assert ours.complete and ours.degree == 9 and ours.holders == 10
