@@ -131,8 +131,13 @@ class Coordinator:
         return None
 
     def _unmask_request(self) -> Exchange:
-        request, recipients = self.server.unmask_request()
-        return Exchange(Stage.UNMASKING, dict.fromkeys(recipients, request.to_bytes(self.config)))
+        frames: dict[int, bytes] = {}
+        serialized: dict[int, bytes] = {}  # the active setting's one request is serialized once
+        for client, request in self.server.unmask_requests().items():
+            if id(request) not in serialized:
+                serialized[id(request)] = request.to_bytes(self.config)
+            frames[client] = serialized[id(request)]
+        return Exchange(Stage.UNMASKING, frames)
 
 
 def _opening(stage: Stage, messages: Mapping[int, Download], config: SessionConfig) -> Exchange:

@@ -12,6 +12,7 @@ Thin, typed wrappers over ``cryptography`` (never a hand-written cipher):
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
@@ -38,6 +39,9 @@ PURPOSE_SELF_MASK = b"secagg/self-mask/v1"
 PURPOSE_NOISE = b"secagg/excess-noise/v1"
 
 
+_SHA256 = hashes.SHA256()
+
+
 def generate_x25519() -> X25519PrivateKey:
     return X25519PrivateKey.generate()
 
@@ -54,10 +58,17 @@ def x25519_from_private(data: bytes) -> X25519PrivateKey:
     return X25519PrivateKey.from_private_bytes(data)
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _x25519_public(data: bytes) -> X25519PublicKey:
+    """A peer's public key object, built once per process: every neighbour of a client agrees with
+    the same advertised key (public data, so caching it reveals nothing)."""
+    return X25519PublicKey.from_public_bytes(data)
+
+
 def agree(private: X25519PrivateKey, peer_public: bytes) -> bytes:
     """Raw X25519 shared secret; a low-order peer key is rejected."""
     try:
-        return private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+        return private.exchange(_x25519_public(peer_public))
     except ValueError as exc:
         raise InvalidMessageError(f"unusable X25519 public key: {exc}") from None
 
@@ -66,9 +77,8 @@ def derive_key(
     shared: bytes, *, purpose: bytes, session_id: bytes, round_index: int, a: int, b: int, length: int
 ) -> bytes:
     """HKDF-SHA256 with the session as salt and purpose, round and the sorted pair in the info."""
-    low, high = sorted((a, b))
-    info = purpose + struct.pack("<QII", round_index, low, high)
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=session_id, info=info).derive(shared)
+    info = purpose + struct.pack("<QII", round_index, min(a, b), max(a, b))
+    return HKDF(algorithm=_SHA256, length=length, salt=session_id, info=info).derive(shared)
 
 
 def _transport_ad(session_id: bytes, sender: int, receiver: int) -> bytes:

@@ -163,9 +163,11 @@ class Upload:
 
 
 class Download:
-    """A server -> client message, addressed to one client or, if ``BROADCAST``, to all of them."""
+    """A server -> client message, addressed to one client (``DIRECTED``) or to all of them
+    (``BROADCAST``); a kind may allow both."""
 
     KIND: ClassVar[Kind]
+    DIRECTED: ClassVar[bool] = True
     BROADCAST: ClassVar[bool] = False
 
     @property
@@ -197,7 +199,7 @@ class Download:
             cls.KIND,
             config,
             sender=SERVER,
-            receiver=ALL_CLIENTS if cls.BROADCAST else receiver,
+            receiver=(receiver,) * cls.DIRECTED + (ALL_CLIENTS,) * cls.BROADCAST,
             max_bytes=ENVELOPE_BYTES + cls._max_payload(config),
             what=cls.__name__,
         )

@@ -15,14 +15,14 @@ signature valid?) belong to the state machines.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fedsecure.wire import Kind, Reader, Writer
-from secagg.config import SessionConfig
+from secagg.config import ALL_CLIENTS, SessionConfig
 from secagg.crypto import NONCE_BYTES, PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 from secagg.envelope import SIGNATURE_FIELD_BYTES, Download, Upload
 from secagg.errors import InvalidMessageError
@@ -221,6 +221,7 @@ class SurvivorList(Download):
     """Round 2 -> 3, server -> all clients: U3, the clients whose masked input arrived."""
 
     KIND: ClassVar[Kind] = Kind.SURVIVOR_LIST
+    DIRECTED: ClassVar[bool] = False
     BROADCAST: ClassVar[bool] = True
     survivors: tuple[int, ...]
 
@@ -264,14 +265,26 @@ class ConsistencySignature(Upload):
 
 @dataclass(frozen=True)
 class UnmaskRequest(Download):
-    """Round 4, server -> all clients: whose self-mask shares (survivors) and whose
-    key shares (dropped) to reveal, with U3's signatures in the active setting."""
+    """Round 4, server -> clients: whose self-mask shares (survivors) and whose key shares
+    (dropped) to reveal.
+
+    In the active setting one request for all clients carries all of U3 and U3's signatures
+    (Sec. 6.2: each client checks t signatures over exactly the list it signed). In the
+    honest-but-curious setting each client gets its own request naming only its holders
+    (``receiver``): all it acts on (Bell et al. 2020, Sec. 4, where a client only learns about its
+    neighbours), and what keeps the request O(degree) instead of O(n) per client.
+    """
 
     KIND: ClassVar[Kind] = Kind.UNMASK_REQUEST
     BROADCAST: ClassVar[bool] = True
     survivors: tuple[int, ...]
     dropped: tuple[int, ...]
     signatures: tuple[tuple[int, bytes], ...] = ()
+    receiver: int = field(default=ALL_CLIENTS, kw_only=True)
+
+    @property
+    def addressee(self) -> int:
+        return self.receiver
 
     def _write_payload(self, w: Writer, config: SessionConfig) -> None:
         w.ids(self.survivors)
@@ -285,7 +298,7 @@ class UnmaskRequest(Download):
         check_ids(survivors, config, "UnmaskRequest survivors")
         check_ids(dropped, config, "UnmaskRequest dropped")
         signatures = _read_addressed(r, config, "UnmaskRequest signers", SIGNATURE_BYTES)
-        return cls(survivors, dropped, signatures)
+        return cls(survivors, dropped, signatures, receiver=receiver)
 
     @classmethod
     def _max_payload(cls, config: SessionConfig) -> int:

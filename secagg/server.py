@@ -212,22 +212,34 @@ class Server:
             u for u in sorted(signers) if len(self.config.holders(u) & signers) >= self.config.threshold
         )
 
-    def unmask_request(self) -> tuple[UnmaskRequest, tuple[int, ...]]:
-        """The Round 4 request and who receives it (U3, or U4 in the active setting)."""
+    def unmask_requests(self) -> dict[int, UnmaskRequest]:
+        """The Round 4 request of each recipient (U3, or U4 in the active setting).
+
+        Active: one request naming all of U3 with its signatures, for everyone. Honest-but-curious:
+        each recipient's own, restricted to its holders (see :class:`~secagg.messages.UnmaskRequest`).
+        """
         if self._stages.expecting != Stage.UNMASKING:
             raise StateError("server: the unmask request follows the masked-input (and consistency) round")
         dropped = tuple(sorted(self._u2 - set(self._u3)))
         self._request = UnmaskRequest(self._u3, dropped, self._signatures)
-        if not self.config.active:
-            self._recipients = self._u3
-        return self._request, self._recipients
+        if self.config.active:
+            return dict.fromkeys(self._recipients, self._request)
+        self._recipients = self._u3
+        survivors, missing = set(self._u3), set(dropped)
+        requests = {}
+        for u in self._u3:
+            holders = sorted(self.config.holders(u))
+            requests[u] = UnmaskRequest(
+                tuple(v for v in holders if v in survivors), tuple(v for v in holders if v in missing), receiver=u
+            )
+        return requests
 
     def unmask(self, messages: Sequence[UnmaskingShares]) -> UnmaskedSum:
         """Round 4: reconstruct b_u for u in U3 and s_v^SK for v in U2 \\ U3, then unmask.
         XNoise: also the seeds of each survivor's excess components, whose noise is subtracted."""
         self._stages.enter(Stage.UNMASKING)
         if self._request is None:
-            raise StateError("server: unmask() before unmask_request()")
+            raise StateError("server: unmask() before unmask_requests()")
         self._accept(messages, set(self._recipients), "UnmaskingShares")
         survivors, dropped = set(self._u3), set(self._request.dropped)
         excess = excess_components(self.config, len(self._u3))

@@ -21,11 +21,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from secagg import crypto
-from secagg.client import Client
 from secagg.config import SessionConfig
-from secagg.coordinator import Coordinator, act, incoming
+from secagg.coordinator import Coordinator
 from secagg.errors import ConfigurationError
 from secagg.noise import NoiseSampler
+from secagg.parallel import ClientPool, ClientSetup, InlineClients, default_workers
 from secagg.stage import Stage
 
 T = TypeVar("T")
@@ -93,6 +93,7 @@ def simulate(
     seed: int | None = None,
     round_index: int = 0,
     noise: NoiseSampler | None = None,
+    workers: int | None = None,
 ) -> AggregateResult:
     """Securely sum ``inputs`` (client id -> 1-D integer vector in [0, 2^modulus_bits)).
 
@@ -104,7 +105,9 @@ def simulate(
     removable noise components (:mod:`secagg.noise`): each client adds ``noise.components``
     of them, and the server removes the excess ones of the survivors.
     In the honest-but-curious setting there is no consistency round, so a client
-    scheduled to drop at ``CONSISTENCY_CHECK`` drops before unmasking.
+    scheduled to drop at ``CONSISTENCY_CHECK`` drops before unmasking. ``workers`` processes run
+    the clients (:mod:`secagg.parallel`; ``None``: one per core from 2000 clients on, else 1: all
+    in this process); the server always runs here, and every message still crosses the wire format.
     Raises :class:`~secagg.errors.TooFewSurvivorsError` when the dropouts leave
     fewer than ``threshold`` holders where they are needed.
     """
@@ -129,31 +132,31 @@ def simulate(
     )
     signing = {u: crypto.generate_signing_key() for u in ids} if active else {}
     verify = {u: key.public_key() for u, key in signing.items()} if active else None
-    clients = {u: Client(u, config, signing_key=signing.get(u), verify_keys=verify, noise=noise) for u in ids}
+    setup = ClientSetup(config, {_client_id(u): np.asarray(v) for u, v in inputs.items()}, signing, verify, noise)
+    count = default_workers(len(ids)) if workers is None else _client_id(workers)
+    if count < 1:
+        raise ConfigurationError(f"workers must be at least 1, got {count}")
     coordinator = Coordinator(config, verify_keys=verify, noise=noise)
     ledger = _Ledger()
-    vectors = {_client_id(u): v for u, v in inputs.items()}
     masked_input_bytes = 0
     for u in ids:
         ledger.sent[u] += 0
-
-    while (exchange := coordinator.pending) is not None:
-        stage, replies = exchange.stage, dict[int, bytes]()
-        for u, frame in exchange.frames.items():
-            ledger.received[u] += len(frame or b"")
-            if u in schedule and schedule[u] <= stage:
-                continue  # dropped: never answers this round nor any later one
-            started = time.perf_counter()
-            message = incoming(clients[u], frame)
-            parsed = time.perf_counter()
-            reply = act(clients[u], message, partial(np.asarray, vectors[u]))
-            acted = time.perf_counter()
-            replies[u] = reply.to_bytes(config)
-            ledger.client(stage, compute=acted - parsed, wire=parsed - started + time.perf_counter() - acted)
-            ledger.sent[u] += len(replies[u])
-        if stage == Stage.MASKED_INPUT and replies:
-            masked_input_bytes = len(next(iter(replies.values())))
-        ledger.server(stage, partial(coordinator.receive, replies))
+    with InlineClients(setup) if count == 1 else ClientPool(setup, count) as runner:
+        while (exchange := coordinator.pending) is not None:
+            stage, speaking = exchange.stage, {}
+            for u, frame in exchange.frames.items():
+                ledger.received[u] += len(frame or b"")
+                if u not in schedule or schedule[u] > stage:  # else dropped: silent now and later
+                    speaking[u] = frame
+            replies = {}
+            for reply in runner.run(stage, speaking):
+                replies[reply.client] = reply.frame
+                ledger.client(stage, compute=reply.compute_seconds, wire=reply.wire_seconds)
+                ledger.sent[reply.client] += len(reply.frame)
+            if stage == Stage.MASKED_INPUT and replies:
+                masked_input_bytes = len(next(iter(replies.values())))
+            ledger.server(stage, partial(coordinator.receive, replies))
+            del replies, speaking  # a round's messages are released once the server has them
     outcome = coordinator.result
     seconds = ledger.summary()
     seconds["server.reconstruction"] = outcome.reconstruction_seconds

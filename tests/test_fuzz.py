@@ -124,7 +124,7 @@ def _session_frames(noise_components: int) -> list[Parser]:
     survivors = server.masked_input(masked)
     server.consistency_check([clients[u].consistency_check(survivors) for u in survivors.survivors])
     state = clients[1].export_state()
-    request, _ = server.unmask_request()
+    request = server.unmask_requests()[2]
     answer = clients[2].unmask(request)
     return [
         (config, lambda b: AdvertiseKeys.from_bytes(b, config, sender=1), ads[0].to_bytes(config)),

@@ -35,8 +35,8 @@ def test_session_survives_restoring_every_client_between_rounds(active: bool, sp
     survivors = h.server.masked_input(masked)
     if active:
         h.server.consistency_check([_reborn(h, u).consistency_check(survivors) for u in survivors.survivors])
-    request, recipients = h.server.unmask_request()
-    outcome = h.server.unmask([_reborn(h, u).unmask(request) for u in recipients])
+    requests = h.server.unmask_requests()
+    outcome = h.server.unmask([_reborn(h, u).unmask(r) for u, r in requests.items()])
     assert drop not in outcome.included
     np.testing.assert_array_equal(outcome.total, plain_sum(h.inputs, outcome.included, 32))
 

@@ -32,8 +32,7 @@ def _unmask_answers(h: Harness, drop: tuple[int, ...] = ()) -> list[UnmaskingSha
     if h.config.active:
         survivors = h.server._u3
         h.server.consistency_check([h.clients[u].consistency_check(SurvivorList(survivors)) for u in survivors])
-    request, recipients = h.server.unmask_request()
-    return [h.clients[u].unmask(request) for u in recipients]
+    return [h.clients[u].unmask(r) for u, r in h.server.unmask_requests().items()]
 
 
 def _forge(
@@ -98,9 +97,9 @@ def test_a_client_whose_commitment_disagrees_with_its_shares_is_the_suspect() ->
     shares = [dataclasses.replace(m, commitment=bytes(32)) if m.sender == 4 else m for m in shares]
     inboxes = h.server.share_keys(shares)
     h.server.masked_input([h.clients[u].masked_input(box, h.inputs[u]) for u, box in inboxes.items()])
-    request, recipients = h.server.unmask_request()
+    requests = h.server.unmask_requests()
     with pytest.raises(ForgedSharesError, match="client 4 is the suspect") as info:
-        h.server.unmask([h.clients[u].unmask(request) for u in recipients])
+        h.server.unmask([h.clients[u].unmask(r) for u, r in requests.items()])
     assert info.value.suspects == (4,)
 
 

@@ -36,8 +36,9 @@ def _frames() -> tuple[SessionConfig, list[tuple[type, bytes, Route]]]:
     survivors = h.server.masked_input(masked)
     signatures = [h.clients[u].consistency_check(survivors) for u in survivors.survivors]
     h.server.consistency_check(signatures)
-    request, recipients = h.server.unmask_request()
-    answers = [h.clients[u].unmask(request) for u in recipients]
+    requests = h.server.unmask_requests()
+    request = requests[4]
+    answers = [h.clients[u].unmask(r) for u, r in requests.items()]
     config = h.config
 
     def up(message: Upload) -> tuple[type, bytes, Route]:
@@ -123,14 +124,22 @@ def test_frames_are_bound_to_their_session_and_route(kind: type, frame: bytes, r
         kind.from_bytes(frame, SESSION, **{party: who % len(SESSION.client_ids) + 1})
 
 
-@pytest.mark.parametrize("kind", [SurvivorList, UnmaskRequest])
-def test_broadcasts_must_be_addressed_to_all_clients(kind: type) -> None:
-    """The payload of a broadcast kind framed for one client is refused even by that client."""
-    message = kind.from_bytes(next(f for k, f, _ in FRAMES if k is kind), SESSION, receiver=1)
-    w = open_frame(kind.KIND, SESSION, SERVER, 1)
+def test_the_survivor_list_must_be_addressed_to_all_clients() -> None:
+    """U3 framed for one client is refused even by that client: every client must see the same list."""
+    message = SurvivorList.from_bytes(next(f for k, f, _ in FRAMES if k is SurvivorList), SESSION, receiver=1)
+    w = open_frame(SurvivorList.KIND, SESSION, SERVER, 1)
     message._write_payload(w, SESSION)
     with pytest.raises(InvalidMessageError, match="addressed to client 1, not to all clients"):
-        kind.from_bytes(w.finish(), SESSION, receiver=1)
+        SurvivorList.from_bytes(w.finish(), SESSION, receiver=1)
+
+
+def test_an_unmask_request_is_for_all_clients_or_for_its_receiver_only() -> None:
+    """Honest-but-curious sessions send each client its own request (its holders only); another
+    client's is refused."""
+    own = UnmaskRequest((1, 2), (3,), receiver=2).to_bytes(SESSION)
+    assert UnmaskRequest.from_bytes(own, SESSION, receiver=2).survivors == (1, 2)
+    with pytest.raises(InvalidMessageError, match="addressed to client 2"):
+        UnmaskRequest.from_bytes(own, SESSION, receiver=1)
 
 
 def test_messages_from_a_bigger_session_are_rejected() -> None:

@@ -163,8 +163,8 @@ def test_a_share_of_a_component_that_must_stay_is_caught_by_the_commitment() -> 
     directories = server.advertise_keys([c.advertise_keys() for c in clients.values()])
     inboxes = server.share_keys([clients[u].share_keys(d) for u, d in directories.items()])
     server.masked_input([clients[u].masked_input(box, np.zeros(5, np.uint32)) for u, box in inboxes.items() if u != 7])
-    request, recipients = server.unmask_request()
-    answers = [clients[u].unmask(request) for u in recipients]
+    requests = server.unmask_requests()
+    answers = [clients[u].unmask(r) for u, r in requests.items()]
     own = clients[2]._open(5).noise_shares  # what client 2 holds of client 5's three seeds
     assert split_shares(dict(answers[1].noise_shares)[5]) == own[1:]  # it reveals components 2 and 3 only
     swapped = tuple((v, own[0] + own[2] if v == 5 else e) for v, e in answers[1].noise_shares)
