@@ -16,21 +16,26 @@ one ConfigRecord under :data:`RECORD`:
   (the declared weight is unauthenticated metadata, so this is not a guarantee): the key holder
   must not collude with the server. One key holder is one point of trust; threshold decryption
   removes it.
+
+`he` is imported when a stage needs it, not with the mod: its package loads TenSEAL, which a ClientApp
+importing ``he_mod`` (possibly beside ``secagg_mod``) should not pay for at start-up.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
 
-import he
 from fedsecure import checks
 from protocols.aggregators.weighting import client_vector, weight_scale
 from protocols.flower.fit import fit_update, hide_update
 from secagg.errors import InvalidMessageError, StateError
+
+if TYPE_CHECKING:
+    import he
 
 RECORD = "he"
 """Key of the ConfigRecord that carries HE aggregation in every message and reply."""
@@ -62,6 +67,8 @@ def he_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message
 
 
 def _keygen(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
+    import he  # on use (module docstring)
+
     scheme = record.get("scheme")
     clip = checks.real("clip", record.get("clip"), error=InvalidMessageError, low=0.0, low_open=True)
     holder: he.CKKSKeyHolder | he.PaillierKeyHolder
@@ -83,6 +90,8 @@ def _keygen(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
 
 
 def _encrypt(record: ConfigRecord, fitted: Message) -> dict[str, bytes]:
+    import he  # on use (module docstring)
+
     public = he.load_public(_bytes(record, "public"))
     length = checks.integer("length", record.get("length"), error=InvalidMessageError, low=0)
     max_weight = checks.real("max_weight", record.get("max_weight"), error=InvalidMessageError, low=0.0, low_open=True)
@@ -97,6 +106,8 @@ def _decrypt(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
     saved = ctxt.state.config_records.get(_SECRET)
     if saved is None or not isinstance(saved.get("secret"), bytes):
         raise StateError("decrypt arrived at a node that holds no HE key")
+    import he  # on use (module docstring)
+
     holder: he.KeyHolder[Any] = he.load_key_holder(saved["secret"])  # type: ignore[arg-type]
     aggregate = holder.public().load_ciphertext(_bytes(record, "ciphertext"))
     least = float(saved.get("min_weight", 0.0))  # type: ignore[arg-type]

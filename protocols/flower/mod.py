@@ -8,7 +8,8 @@ fit result's arrays, scales them by ``num_examples / max_weight`` with that norm
 appended as a protected coordinate (`protocols.aggregators.weighting`), encodes them with
 `secagg.FixedPointCodec`, and uploads only the masked vector: the reply's arrays are emptied and its
 ``num_examples`` set to 0. Fit metrics the ClientApp chooses to return still travel in the clear,
-as with Flower's SecAgg+.
+as with Flower's SecAgg+. Under XNoise the client also draws the session's removable noise components
+(`SessionSetup.noise_sampler`, rebuilt from the setup alone) and shares their seeds (`secagg.noise`).
 
 Between messages each session's client lives in the node's Flower Context (``context.state``),
 which the SuperNode keeps between the messages of a run: the session setup and
@@ -110,7 +111,9 @@ def _open(entry: wire.Entry, node: int, ctxt: Context, identity: Identity | None
         _forget_older(ctxt, setup.round_index)
         config = setup.session_config()
         signing_key, verify_keys = _identities(setup, config, ctxt, identity)
-        client = secagg.Client(setup.client_id(node), config, signing_key=signing_key, verify_keys=verify_keys)
+        client = secagg.Client(
+            setup.client_id(node), config, signing_key=signing_key, verify_keys=verify_keys, noise=setup.noise_sampler()
+        )
         return _Session(setup, client)
     record = ctxt.state.config_records.get(_STATE + entry.session_id.hex())
     if record is None:
@@ -121,7 +124,9 @@ def _open(entry: wire.Entry, node: int, ctxt: Context, identity: Identity | None
     setup = wire.SessionSetup.from_bytes(saved_setup)
     config = setup.session_config()
     signing_key, verify_keys = _identities(setup, config, ctxt, identity)
-    client = secagg.Client.restore(saved, config, signing_key=signing_key, verify_keys=verify_keys)
+    client = secagg.Client.restore(
+        saved, config, signing_key=signing_key, verify_keys=verify_keys, noise=setup.noise_sampler()
+    )
     if client.id != setup.client_id(node):
         raise secagg.StateError("the saved client state belongs to another node")
     return _Session(setup, client)

@@ -8,9 +8,17 @@ clipped to ``l2_clip``, the noise either
   sees the sum before its noise;
 * ``"distributed"`` / ``"skellam"``: added by every client to its own encoding before masking
   (`dp.DistributedDiscreteGaussian`, Kairouz, Liu, Steinke, ICML 2021; `dp.DistributedSkellam`,
-  Agarwal, Kairouz, Liu, NeurIPS 2021), so neither the server nor anyone else sees an un-noised sum.
+  Agarwal, Kairouz, Liu, NeurIPS 2021), so neither the server nor anyone else sees an un-noised sum;
+  every client that drops takes its share of the noise out of the sum;
+* ``"skellam-xnoise"``: XNoise (Dordis, Jiang, Wang, Chen, EuroSys 2024, Sec. 4, `dp.XNoiseSkellam`):
+  Skellam planned for every sampled client plus ``floor(tolerated_dropout * n)`` removable components
+  per client, which SecAgg shares with its self-mask seed; once the masked inputs are in, the server
+  takes out the components the missing clients leave in excess, so up to the tolerated rate the sum
+  carries exactly the target noise. The session setup carries the tolerated rate and the component
+  count, from which every node rebuilds the same session and noise sampler (`SessionSetup.noise_sampler`).
 
-Our accountant composes each released round (a halted round releases nothing) and the epsilon spent
+Our accountant composes each released round (a halted round releases nothing; under XNoise at the exact
+variance left once the excess is removed, `dp.XNoiseRound.remaining_variance`) and the epsilon spent
 so far at ``delta`` is logged and reported in Flower's fit metrics (``"epsilon"``) and in the round's
 outcome. The accounting assumes every client takes part in every round (sample rate 1): Flower's own
 client sampling is not a secret Poisson sample, so a round that samples a strict subset of the
@@ -24,8 +32,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from protocols.dpfedavg import DISTRIBUTED_NOISE, DP_MODES, CentralDP, DistributedDP, build_privacy
-from protocols.flower.session import Encoding, SessionSetup
+import dp
+from protocols.aggregators.base import AggregationError
+from protocols.dpfedavg import DP_MODES, CentralDP, DistributedDP, build_privacy
+from protocols.flower.session import MECHANISMS, Encoding, SessionSetup
 
 __all__ = ["FlowerDP"]
 
@@ -35,7 +45,9 @@ class FlowerDP:
     """What DP-FedAvg should guarantee: give a target ``epsilon`` (calibrated) or a ``noise_multiplier``.
 
     ``expected_clients``: the clients whose noise a distributed round plans for (the noise is split
-    over them; fewer survivors release less noise, which the accountant records exactly).
+    over them; fewer survivors release less noise, which the accountant records exactly). Under
+    ``"skellam-xnoise"`` that is every sampled client, and ``tolerated_dropout`` (required there, refused
+    elsewhere) the rate of them whose dropping leaves the released noise at its target.
     """
 
     mode: str
@@ -46,6 +58,7 @@ class FlowerDP:
     epsilon: float | None = None
     noise_multiplier: float | None = None
     accountant: str = "rdp"
+    tolerated_dropout: float | None = None
 
     def build(self, dimension: int, modulus_bits: int) -> CentralDP | DistributedDP:
         """The mechanism and accountant for updates of ``dimension`` values in a ``modulus_bits`` ring."""
@@ -63,6 +76,7 @@ class FlowerDP:
             expected_clients=self.expected_clients,
             modulus_bits=modulus_bits,
             accountant=self.accountant,
+            tolerated_dropout=self.tolerated_dropout,
         )
 
 
@@ -75,14 +89,23 @@ def encoding_of(privacy: CentralDP | DistributedDP | None, setup: SessionSetup) 
             setup, encoding=Encoding.CLIPPED, vector_length=setup.update_length, l2_clip=privacy.l2_clip
         )
     mechanism = privacy.mechanism
-    kind = next(k for k, v in DISTRIBUTED_NOISE.items() if isinstance(mechanism, v))
+    encoding = next(e for e, kind in MECHANISMS.items() if type(mechanism) is kind)
+    xnoise = {}
+    if isinstance(mechanism, dp.XNoiseSkellam):
+        clients = len(setup.node_ids)
+        try:
+            components = mechanism.round(clients).components
+        except dp.DPError as exc:
+            raise AggregationError(f"XNoise cannot plan a round of {clients} clients: {exc}") from exc
+        xnoise = {"tolerated_dropout": mechanism.tolerated_dropout, "noise_components": components}
     return dataclasses.replace(
         setup,
-        encoding=Encoding.DISCRETE_GAUSSIAN if kind == "distributed" else Encoding.SKELLAM,
+        encoding=encoding,
         vector_length=mechanism.padded_dimension,  # the rotation pads the update to a power of two
         dimension=setup.update_length,
         l2_clip=mechanism.l2_clip,
         noise_multiplier=mechanism.noise_multiplier,
         expected_clients=mechanism.expected_clients,
         rotation_seed=mechanism.rotation_seed,
+        **xnoise,  # type: ignore[arg-type]
     )

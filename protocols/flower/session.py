@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from flwr.app import ConfigRecord, Message
@@ -51,12 +52,17 @@ class Encoding(enum.IntEnum):
     """`dp.DistributedDiscreteGaussian`: each client adds its share of integer noise (distributed DP)."""
     SKELLAM = 3
     """`dp.DistributedSkellam`, likewise."""
+    XNOISE_SKELLAM = 4
+    """`dp.XNoiseSkellam` (Dordis, EuroSys 2024, Sec. 4): Skellam planned for every sampled client, with
+    ``noise_components`` removable components that SecAgg shares and, for the missing clients, takes out."""
 
 
-_MECHANISMS: dict[Encoding, type[dp.DistributedIntegerMechanism]] = {
+MECHANISMS: dict[Encoding, type[dp.DistributedIntegerMechanism]] = {
     Encoding.DISCRETE_GAUSSIAN: dp.DistributedDiscreteGaussian,
     Encoding.SKELLAM: dp.DistributedSkellam,
+    Encoding.XNOISE_SKELLAM: dp.XNoiseSkellam,
 }
+"""The distributed mechanism of each distributed-DP encoding (its exact type: XNoise's is a Skellam subclass)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,9 @@ class SessionSetup:
     ``FixedPointCodec(clip, len(node_ids), modulus_bits)`` with the normalized weight appended
     (`protocols.aggregators.weighting`); under DP-FedAvg the update is clipped to ``l2_clip`` and
     either fixed-point encoded (central noise at the server) or encoded by the distributed
-    mechanism with ``noise_multiplier``, ``expected_clients`` and the public ``rotation_seed``.
+    mechanism with ``noise_multiplier``, ``expected_clients`` and the public ``rotation_seed``. Under
+    XNoise the mechanism also takes ``tolerated_dropout`` and is planned for the ``len(node_ids)`` sampled
+    clients: its round has ``noise_components`` removable components, which the session carries.
     """
 
     session_id: bytes
@@ -90,11 +98,15 @@ class SessionSetup:
     rotation_seed: bytes = bytes(ROTATION_SEED_BYTES)
     dimension: int = 0
     """Values in a client's fit update under a distributed mechanism (its words are padded for the rotation)."""
+    tolerated_dropout: float = 0.0
+    """XNoise: the dropout rate its removable components absorb (`dp.XNoiseSkellam`)."""
+    noise_components: int = 0
+    """XNoise: removable noise components per client (`secagg.SessionConfig.noise_components`)."""
 
     @property
     def update_length(self) -> int:
         """Values in a client's fit update (the weighted encoding appends one: the weight)."""
-        if self.encoding in _MECHANISMS:
+        if self.encoding in MECHANISMS:
             return self.dimension
         return self.vector_length - (self.encoding == Encoding.WEIGHTED)
 
@@ -124,25 +136,48 @@ class SessionSetup:
             active=self.active,
             round_index=self.round_index,
             graph_seed=self.graph_seed,
+            noise_components=self.noise_components,
         )
         config = dataclasses.replace(config, session_id=self.session_id)
         config.validate()
         return config
 
-    def codec(self) -> secagg.FixedPointCodec | dp.DistributedIntegerMechanism:
+    def codec(self) -> secagg.FixedPointCodec | dp.DistributedIntegerMechanism | dp.XNoiseRound:
         """The encoding's codec (ring words of ``modulus_bits``, headroom for every sampled client)."""
         if self.encoding == Encoding.WEIGHTED:
             return secagg.FixedPointCodec(self.clip, len(self.node_ids), self.modulus_bits)
         if self.encoding == Encoding.CLIPPED:  # every coordinate of an L2-clipped vector is within the clip
             return secagg.FixedPointCodec(self.l2_clip, len(self.node_ids), self.modulus_bits)
-        return _MECHANISMS[self.encoding](
+        mechanism = self._mechanism()
+        return self._xnoise_round(mechanism) if isinstance(mechanism, dp.XNoiseSkellam) else mechanism
+
+    def noise_sampler(self) -> secagg.NoiseSampler | None:
+        """XNoise: the round's removable-noise sampler, the same on every node and the server; else ``None``."""
+        if self.encoding != Encoding.XNOISE_SKELLAM:
+            return None
+        return self._xnoise_round(cast(dp.XNoiseSkellam, self._mechanism()))
+
+    def _mechanism(self) -> dp.DistributedIntegerMechanism:
+        options = {"tolerated_dropout": self.tolerated_dropout} if self.encoding == Encoding.XNOISE_SKELLAM else {}
+        return MECHANISMS[self.encoding](
             self.l2_clip,
             self.noise_multiplier,
             self.modulus_bits,
             self.dimension,
             self.expected_clients,
             self.rotation_seed,
+            **options,  # type: ignore[arg-type]
         )
+
+    def _xnoise_round(self, mechanism: dp.XNoiseSkellam) -> dp.XNoiseRound:
+        """The XNoise round of the sampled clients; refuses a setup whose ``noise_components`` is not its plan."""
+        planned = mechanism.round(len(self.node_ids))
+        if planned.components != self.noise_components:
+            raise InvalidMessageError(
+                f"the session has {self.noise_components} noise components, XNoise plans {planned.components} "
+                f"for {len(self.node_ids)} clients at tolerated dropout {self.tolerated_dropout}"
+            )
+        return planned
 
     def client_id(self, node_id: int) -> int:
         """The `secagg` id of a sampled Flower node."""
@@ -172,6 +207,8 @@ class SessionSetup:
         w.u32(self.expected_clients)
         w.fixed(self.rotation_seed)
         w.u64(self.dimension)
+        w.f64(self.tolerated_dropout)
+        w.u32(self.noise_components)
         return w.finish()
 
     @classmethod
@@ -189,6 +226,7 @@ class SessionSetup:
         encoding, l2_clip, noise = r.u8("encoding"), r.f64("l2 clip"), r.f64("noise multiplier")
         expected, rotation_seed = r.u32("expected clients"), r.fixed(ROTATION_SEED_BYTES, "rotation seed")
         dimension = r.u64("dimension")
+        tolerated, components = r.f64("tolerated dropout"), r.u32("noise components")
         r.done()
         if encoding not in Encoding._value2member_map_:
             raise r.fail(f"unknown encoding {encoding}")
@@ -215,6 +253,8 @@ class SessionSetup:
             expected,
             rotation_seed,
             dimension,
+            tolerated,
+            components,
         )
 
 

@@ -28,7 +28,10 @@ A node whose reply is missing (error reply, offline node, ``timeout``) or does n
 dropout at that stage of that session. The unmasked sum is decoded into the weighted average,
 handed to ``strategy.aggregate_fit`` as every included client's parameters (as Flower does), and
 the outcome is written to ``context.state`` under ``"secagg.outcome"``, with the number of
-exchanges the round used.
+exchanges the round used and the session's degree (0: the complete graph) and threshold. An XNoise
+session (``privacy=FlowerDP("skellam-xnoise", ...)``) carries its removable noise components: the
+coordinator gets the round's noise sampler and removes the excess in the unmasking round (Dordis,
+EuroSys 2024, Sec. 4), and the outcome counts the components removed.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ from secagg.errors import InvalidMessageError
 SETUP_STAGES = (secagg.Stage.ADVERTISE_KEYS, secagg.Stage.SHARE_KEYS)
 DEFAULT_TIMEOUT = 300.0
 """Seconds a stage waits for replies by default: a node that hangs is a dropout after this."""
+MODEL_CHECK_CLIENTS = 1000
+"""The client count at which a threat model is checked up front: its rates and adversary are refused at any
+count (`secagg.graph_parameters`), and this one is large enough not to refuse a model for being small."""
 
 
 @dataclass
@@ -96,6 +102,12 @@ class _Session:
 class SecAggWorkflow:
     """Fit workflow running our SecAgg / SecAgg+ inside Flower; clients need `secagg_mod`.
 
+    Each round's session is sized by `secagg.plan_session` for its sampled node count, from a threat
+    model or from raw numbers. Threat model: ``corrupt_rate``, ``dropout_rate``, ``adversary`` (any of
+    them given) derive the smallest SecAgg+ degree and its threshold (`secagg.graph_parameters`, Bell
+    et al., CCS 2020, Sec. 3-4); a model no degree meets (rates, adversary, the active setting's
+    semi-malicious one) is refused here, planning :data:`MODEL_CHECK_CLIENTS` clients, and a round too
+    small for it halts before any message. Raw numbers, for experts (not together with a threat model):
     ``degree=None`` is the complete graph (SecAgg), an integer the SecAgg+ graph degree (capped at
     n - 1 and made even for odd n by `secagg.plan_session`; ``threshold=None`` takes
     `secagg.default_threshold` of the holders). Updates are clipped to ``clip`` after weighting by
@@ -121,14 +133,16 @@ class SecAggWorkflow:
         pipeline: bool = True,
         privacy: FlowerDP | None = None,
         dimension: int | None = None,
+        corrupt_rate: float | None = None,
+        dropout_rate: float | None = None,
+        adversary: str | None = None,
     ) -> None:
         # The session plan's and codec's checks (degree, threshold vs holders, clip >= 1, ring size), once up
         # front, for an even client count large enough that neither the threshold nor the degree is capped.
         smallest = max(2, threshold or 2, 0 if degree is None else degree + 2)
-        capped = None if degree is None else min(degree, smallest - 1)
         SecAggAggregator(
             smallest + smallest % 2,
-            degree=capped,
+            degree=degree,
             threshold=threshold,
             modulus_bits=modulus_bits,
             active=active,
@@ -142,10 +156,16 @@ class SecAggWorkflow:
             raise AggregationError("the active setting needs the nodes' verify_keys")
         self.threshold = threshold
         self.degree = degree
+        self.active = active
+        self.corrupt_rate, self.dropout_rate, self.adversary = corrupt_rate, dropout_rate, adversary
+        if (corrupt_rate, dropout_rate, adversary) != (None, None, None):
+            try:
+                self.plan(MODEL_CHECK_CLIENTS)
+            except secagg.ConfigurationError as exc:
+                raise AggregationError(f"threat model refused: {exc}") from exc
         self.modulus_bits = modulus_bits
         self.clip = float(clip)
         self.max_weight = float(max_weight)
-        self.active = active
         self.verify_keys = dict(verify_keys or {})
         self.timeout = float(timeout)
         self.pipeline = pipeline
@@ -154,6 +174,19 @@ class SecAggWorkflow:
         self._dp: CentralDP | DistributedDP | None = None
         if privacy is not None and dimension is not None:  # calibrate now: an impossible budget refuses to start
             self._dp = privacy.build(dimension, modulus_bits)
+
+    def plan(self, clients: int) -> secagg.SessionPlan:
+        """The session plan for ``clients`` sampled nodes (`secagg.plan_session`, from the threat model or the
+        raw degree and threshold); raises `secagg.ConfigurationError` when it cannot serve that many."""
+        return secagg.plan_session(
+            clients,
+            degree=self.degree,
+            threshold=self.threshold,
+            active=self.active,
+            corrupt_rate=self.corrupt_rate,
+            dropout_rate=self.dropout_rate,
+            adversary=self.adversary,
+        )
 
     def __call__(self, grid: Grid, context: Context) -> None:
         """Run one fit round with secure aggregation (the shape of Flower's fit workflows)."""
@@ -203,7 +236,7 @@ class SecAggWorkflow:
         node_ids = tuple(sorted(proxy.node_id for proxy, _ in instructions))
         if self.active and set(node_ids) - set(self.verify_keys):
             raise AggregationError(f"no verification key for nodes {sorted(set(node_ids) - set(self.verify_keys))}")
-        plan = secagg.plan_session(len(node_ids), degree=self.degree, threshold=self.threshold, active=self.active)
+        plan = self.plan(len(node_ids))
         setup = wire.SessionSetup(
             session_id=secrets.token_bytes(SESSION_ID_BYTES),
             round_index=round_index,
@@ -223,7 +256,7 @@ class SecAggWorkflow:
         return _Session(
             round=round_index,
             setup=setup,
-            coordinator=Coordinator(setup.session_config(), verify_keys=verify),
+            coordinator=Coordinator(setup.session_config(), verify_keys=verify, noise=setup.noise_sampler()),
             proxies={index[p.node_id]: p for p, _ in instructions},
             fitins={index[p.node_id]: ins for p, ins in instructions},
         )
@@ -304,23 +337,28 @@ class SecAggWorkflow:
 
     def _finish(self, context: LegacyContext, current: _Session, template: list[np.ndarray], exchanges: int) -> None:
         """Hand the average to the strategy and record the outcome (or record the halt)."""
+        setup = current.setup
         outcome: dict[str, object] = {
             "round": current.round,
-            "sampled": list(current.setup.node_ids),
+            "sampled": list(setup.node_ids),
             "exchanges": exchanges,
+            "degree": setup.degree,
+            "threshold": setup.threshold,
         }
         if current.error is not None:
             record_outcome(context, {**outcome, "status": "halted", "reason": str(current.error)})
             return
         total = current.coordinator.result
+        if setup.noise_components:
+            outcome["noise_components_removed"] = total.reconstructed.get("noise_seeds", 0)
         try:
-            mean, total_weight = current.setup.decode(total.total, len(total.included))
+            mean, total_weight = setup.decode(total.total, len(total.included))
         except AggregationError as exc:
             record_outcome(context, {**outcome, "status": "halted", "reason": str(exc)})
             return
         metrics: dict[str, float] = {}
         if self._dp is not None:
-            released = AggregationOutcome(mean, total_weight, tuple(total.included), Cost())
+            released = AggregationOutcome(mean, total_weight, tuple(total.included), Cost(), len(setup.node_ids))
             mean = self._dp.release(released)
             metrics["epsilon"] = outcome["epsilon"] = self._dp.account(released, 1.0)
             log(INFO, "[dp round %s] epsilon %.4f at delta %g", current.round, metrics["epsilon"], self._dp.delta)

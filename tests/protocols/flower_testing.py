@@ -102,6 +102,8 @@ class Federation:
         self.offline = {self.nodes[i]: s for i, s in offline.items()}
         self.silent = {self.nodes[i]: s for i, s in silent.items()}
         self.replies: list[tuple[tuple[str, ...], Message]] = []
+        self.delivered: list[tuple[int, Message]] = []
+        """Every message a node received (as it crossed the wire), with the node."""
         self._seen: dict[tuple[int, str], int] = {}
         self._stop = threading.Event()
         self._fleet = threading.Thread(target=self._serve, daemon=True)
@@ -129,6 +131,7 @@ class Federation:
         return stage in stages and self._seen[node, stage] == int(count or 1)
 
     def _deliver(self, node: int, message: Message) -> None:
+        self.delivered.append((node, message))
         stages = stages_of(message)
         for stage in set(stages):
             self._seen[node, stage] = self._seen.get((node, stage), 0) + 1

@@ -310,3 +310,58 @@ def test_losing_too_many_nodes_mid_pipeline_halts_cleanly() -> None:
     for halted in outcomes[1:]:
         for got, want in zip(halted["global"], outcomes[0]["global"], strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def _setups_received(federation: Federation) -> list[SessionSetup]:
+    """The session setups the nodes received (the payloads of their ``advertise_keys`` entries)."""
+    return [
+        SessionSetup.from_bytes(entry.payload)
+        for _, message in federation.delivered
+        for entry in read_entries(message)
+        if entry.stage == secagg.Stage.ADVERTISE_KEYS
+    ]
+
+
+def test_sessions_are_sized_from_the_threat_model() -> None:
+    """Eight nodes, up to 25% corrupt and 25% dropping out, semi-honest server: every node runs the session
+    `secagg.plan_session` derives (a degree-6 graph at threshold 3, not the default plan's degree and
+    threshold), and the two modelled dropouts at the masked input still give the survivors' average."""
+    model = {"corrupt_rate": 0.25, "dropout_rate": 0.25, "adversary": "semi_honest"}
+    plan = secagg.plan_session(8, **model)
+    default = secagg.plan_session(8, degree=4)
+    assert (plan.degree, plan.threshold) == (6, 3) != (default.degree, default.threshold)
+    federation, updates, examples = make_federation(8, seed=30, offline={2: "masked_input", 5: "masked_input"})
+    workflow = SecAggWorkflow(max_weight=MAX_WEIGHT, **model)
+    with federation:
+        context = federation.fit_round(workflow, [np.zeros(s) for s in SHAPES])
+    _check_average(context, federation, updates, examples, workflow)
+    outcome = context.state.config_records[OUTCOME_RECORD]
+    assert (outcome["degree"], outcome["threshold"]) == (plan.degree, plan.threshold)
+    assert len(outcome["included"]) == 6
+    setups = _setups_received(federation)
+    assert len(setups) == 8 and len({s.to_bytes() for s in setups}) == 1  # one setup, sent to every node
+    config = setups[0].session_config()
+    assert config.threshold == plan.threshold
+    assert {len(neighbours) for neighbours in config.neighbours.values()} == {plan.degree}
+
+
+def test_an_infeasible_threat_model_is_refused_up_front() -> None:
+    for kwargs, error in (
+        ({"corrupt_rate": 0.5, "dropout_rate": 0.5}, "corrupt_rate \\+ dropout_rate must be below 1"),
+        ({"corrupt_rate": 0.3, "dropout_rate": 0.4, "adversary": "semi_malicious"}, "2 \\* dropout_rate"),
+        ({"adversary": "curious"}, "adversary must be one of"),
+        ({"corrupt_rate": 0.1, "degree": 4}, "not both"),
+        ({"corrupt_rate": 0.1, "adversary": "semi_honest", "active": True, "verify_keys": {}}, "semi_malicious"),
+    ):
+        with pytest.raises(AggregationError, match=error):
+            SecAggWorkflow(**kwargs)
+
+
+def test_a_round_too_small_for_the_threat_model_halts_before_any_message() -> None:
+    """Half of two nodes dropping leaves one holder: no threshold of at least 2 can be met."""
+    federation, _, _ = make_federation(2, seed=31)
+    with federation:
+        context = federation.fit_round(SecAggWorkflow(dropout_rate=0.5, max_weight=MAX_WEIGHT), [np.zeros(3)])
+    outcome = context.state.config_records[OUTCOME_RECORD]
+    assert outcome["status"] == "halted" and "no degree" in str(outcome["reason"])
+    assert outcome["exchanges"] == 0 and federation.delivered == []

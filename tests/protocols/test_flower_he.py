@@ -3,6 +3,9 @@ one key holder node generates the key, keeps it in its own Context, and decrypts
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -100,3 +103,15 @@ def test_packed_paillier_rounds_give_the_weighted_average() -> None:
         assert outcome["status"] == "completed", outcome
         got = np.concatenate([a.ravel() for a in outcome["global"]])
         np.testing.assert_allclose(got, _expected(federation, updates, examples, outcome["included"]), atol=1e-3)
+
+
+def test_importing_both_client_mods_loads_no_heavy_module() -> None:
+    """A ClientApp with ``he_mod`` (and ``secagg_mod``) starts without TenSEAL or the numerical stack: `he`
+    loads when a stage needs it."""
+    heavy = ("torch", "sklearn", "tenseal", "matplotlib", "scipy", "he", "protocols.fedavg")
+    probe = (
+        "import sys, protocols.flower; from protocols.flower import secagg_mod, he_mod; "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip() == ""
