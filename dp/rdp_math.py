@@ -85,16 +85,20 @@ def rdp_sampled_gaussian(q: float, sigma: float, orders: np.ndarray) -> np.ndarr
         return np.full_like(orders, np.inf)
     if q == 1:
         return orders / (2 * sigma**2)
-    log_a = np.empty_like(orders)
-    integer = orders == np.floor(orders)
+    log_a = np.full_like(orders, np.inf)  # order inf: the sampled Gaussian is not pure DP
+    finite = np.isfinite(orders)
+    integer = finite & (orders == np.floor(orders))
+    fractional = finite & ~integer
     if integer.any():
         log_a[integer] = _log_a_int(q, sigma, orders[integer])
-    if (~integer).any():
-        log_a[~integer] = _log_a_frac(q, sigma, orders[~integer])
+    if fractional.any():
+        log_a[fractional] = _log_a_frac(q, sigma, orders[fractional])
     # Subsampling never increases a Renyi divergence (joint quasi-convexity), so the unsampled
     # Gaussian's alpha / (2 sigma^2) also bounds it; the min keeps epsilon monotone in q up to q = 1
     # where the series above and the closed form differ by rounding.
-    return np.minimum(log_a / (orders - 1), orders / (2 * sigma**2))
+    with np.errstate(invalid="ignore"):  # inf / inf at order inf
+        ratio = np.where(finite, log_a / (orders - 1), np.inf)
+    return np.minimum(ratio, orders / (2 * sigma**2))
 
 
 def rdp_laplace(scale: float, orders: np.ndarray) -> np.ndarray:
