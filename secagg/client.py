@@ -84,7 +84,6 @@ class Client:
         self._c_key = crypto.generate_x25519()
         self._s_key = crypto.generate_x25519()
         self._stages = StageTracker(f"client {client_id}", config.active)
-        self._peer_keys: dict[int, AdvertiseKeys] = {}
         self._mask_keys: dict[int, bytes] = {}
         self._transport_keys: dict[int, bytes] = {}
         self._own_shares: SharePair | None = None
@@ -110,7 +109,6 @@ class Client:
             s_private=crypto.private_bytes(self._s_key),
             self_mask_seed=self._self_mask_seed,
             own_shares=self._own_shares,
-            peer_keys=tuple(self._peer_keys[v] for v in sorted(self._peer_keys)),
             mask_keys=tuple(sorted(self._mask_keys.items())),
             transport_keys=tuple(sorted(self._transport_keys.items())),
             inbox=tuple(sorted(self._inbox.items())),
@@ -134,7 +132,6 @@ class Client:
         client._c_key = crypto.x25519_from_private(state.c_private)
         client._s_key = crypto.x25519_from_private(state.s_private)
         client._stages = StageTracker(f"client {state.client_id}", config.active, expecting=state.expecting)
-        client._peer_keys = {e.sender: e for e in state.peer_keys}
         client._mask_keys = dict(state.mask_keys)
         client._transport_keys = dict(state.transport_keys)
         client._own_shares = state.own_shares
@@ -177,16 +174,16 @@ class Client:
             raise InvalidMessageError(f"client {self.id}: advertised public keys are not all distinct")
         if self.config.active:
             self._verify_advertisements(entries)
-        self._peer_keys = {v: e for v, e in entries.items() if v != self.id}
+        peers = {v: e for v, e in entries.items() if v != self.id}
         # s_{u,v} depends only on public keys known now; deriving the mask keys here
         # keeps Round 2 down to mask expansion (Round 2 of the paper uses only these).
+        # The public keys themselves are not kept: nothing later needs them.
         self._mask_keys = {
             v: pairwise_mask_key(crypto.agree(self._s_key, e.s_public), self.config, self.id, v)
-            for v, e in self._peer_keys.items()
+            for v, e in peers.items()
         }
         self._transport_keys = {
-            v: transport_key(crypto.agree(self._c_key, e.c_public), self.config, self.id, v)
-            for v, e in self._peer_keys.items()
+            v: transport_key(crypto.agree(self._c_key, e.c_public), self.config, self.id, v) for v, e in peers.items()
         }
 
         self._self_mask_seed = secrets.token_bytes(SECRET_BYTES)
@@ -227,7 +224,7 @@ class Client:
         if inbox.receiver != self.id:
             raise InvalidMessageError(f"client {self.id} got the share inbox of client {inbox.receiver}")
         senders = {v for v, _ in inbox.sealed}
-        unknown = senders - set(self._peer_keys)
+        unknown = senders - set(self._transport_keys)
         if unknown:
             raise InvalidMessageError(
                 f"client {self.id}: shares from clients without advertised keys {sorted(unknown)}"
@@ -246,6 +243,7 @@ class Client:
             + [self._mask_keys[v] for v in sorted(senders) if adds_pairwise_mask(self.id, v)],
             subtract_keys=[self._mask_keys[v] for v in sorted(senders) if not adds_pairwise_mask(self.id, v)],
         )
+        self._mask_keys = {}  # used once: Round 4 never needs them
         return self._sign(MaskedInput(self.id, accumulator.reduced()))
 
     def consistency_check(self, survivors: SurvivorList) -> ConsistencySignature:

@@ -17,15 +17,7 @@ from fedsecure.wire import Kind
 from secagg.config import SessionConfig
 from secagg.crypto import MASK_KEY_BYTES, PRIVATE_KEY_BYTES, TRANSPORT_KEY_BYTES
 from secagg.envelope import ENVELOPE_BYTES, open_frame, read_frame
-from secagg.messages import (
-    ADVERTISEMENT_BYTES,
-    AdvertiseKeys,
-    SharePair,
-    read_advertisement,
-    sealed_shares_bytes,
-    share_plaintext_bytes,
-    write_advertisement,
-)
+from secagg.messages import SharePair, sealed_shares_bytes, share_plaintext_bytes
 from secagg.shamir import SECRET_BYTES
 from secagg.stage import Stage
 
@@ -43,7 +35,6 @@ class ClientState:
     s_private: bytes
     self_mask_seed: bytes
     own_shares: SharePair | None
-    peer_keys: tuple[AdvertiseKeys, ...]
     mask_keys: tuple[tuple[int, bytes], ...]
     transport_keys: tuple[tuple[int, bytes], ...]
     inbox: tuple[tuple[int, bytes], ...]
@@ -58,9 +49,6 @@ class ClientState:
         w.fixed(self.s_private)
         w.blob(self.self_mask_seed)
         w.blob(self.own_shares.to_bytes() if self.own_shares is not None else b"")
-        w.u32(len(self.peer_keys))
-        for entry in self.peer_keys:
-            write_advertisement(w, entry)
         w.addressed(self.mask_keys)
         w.addressed(self.transport_keys)
         w.addressed(self.inbox)
@@ -76,7 +64,7 @@ class ClientState:
         n = len(config.client_ids)
         sealed, plaintext = sealed_shares_bytes(config), share_plaintext_bytes(config)
         seeds_bytes = config.noise_components * SECRET_BYTES
-        per_peer = ADVERTISEMENT_BYTES + 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + sealed + 4
+        per_peer = 3 * 4 + MASK_KEY_BYTES + TRANSPORT_KEY_BYTES + sealed + 4
         limit = ENVELOPE_BYTES + 256 + plaintext + seeds_bytes + n * per_peer
         r, client_id, receiver = read_frame(
             data, cls.KIND, config, sender=None, receiver=None, max_bytes=limit, what="ClientState"
@@ -89,10 +77,6 @@ class ClientState:
         c_private, s_private = r.fixed(PRIVATE_KEY_BYTES), r.fixed(PRIVATE_KEY_BYTES)
         seed = r.blob(SECRET_BYTES)
         own = r.blob(plaintext)
-        peer_count = r.u32("peer count")
-        if peer_count > n:
-            raise r.fail(f"{peer_count} peers for {n} clients")
-        peers = tuple(read_advertisement(r, config) for _ in range(peer_count))
         mask_keys = r.addressed(n, MASK_KEY_BYTES)
         transport_keys = r.addressed(n, TRANSPORT_KEY_BYTES)
         inbox = r.addressed(n, sealed)
@@ -109,7 +93,6 @@ class ClientState:
             s_private=s_private,
             self_mask_seed=seed,
             own_shares=SharePair.from_bytes(own, config) if own else None,
-            peer_keys=peers,
             mask_keys=mask_keys,
             transport_keys=transport_keys,
             inbox=inbox,

@@ -16,7 +16,7 @@ workflow and client mod. The stage sequence is written here once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,21 +96,24 @@ class Coordinator:
         """The exchange the transport must carry next; ``None`` once the sum is unmasked."""
         return self._pending
 
-    def receive(self, replies: Mapping[int, bytes]) -> None:
-        """The replies to :attr:`pending`, by client; a client without a reply dropped at this stage."""
+    def receive(self, replies: Mapping[int, bytes] | Iterable[tuple[int, bytes]]) -> None:
+        """The replies to :attr:`pending`, by client (a mapping, or pairs streamed as they arrive: each frame
+        is parsed and may be released at once); a client without a reply dropped at this stage."""
         exchange = self._pending
         if exchange is None:
             raise StateError("coordinator: the session is over")
-        kind = UPLOADS[exchange.stage]
+        stage, asked = exchange.stage, set(exchange.frames)
+        self._pending = exchange = None  # the stage's requests are released as soon as the transport has sent them
+        kind = UPLOADS[stage]
         messages = []
-        for client, frame in replies.items():
+        for client, frame in replies.items() if isinstance(replies, Mapping) else replies:
             try:
-                if client not in exchange.frames:
+                if client not in asked:
                     raise InvalidMessageError(f"{kind.__name__}: client {client} was not asked at this stage")
                 messages.append(kind.from_bytes(frame, self.config, sender=client))
             except InvalidMessageError as exc:
-                self.failures.append((client, exchange.stage, exc))
-        self._pending = self._step(exchange.stage, messages)
+                self.failures.append((client, stage, exc))
+        self._pending = self._step(stage, messages)
 
     def _step(self, stage: Stage, messages: list) -> Exchange | None:  # type: ignore[type-arg]
         server, config = self.server, self.config

@@ -185,6 +185,7 @@ class ClientPool:
         for u, frame in frames.items():
             queues[self._owner[u]].append((u, frame))
         chunks = [[q[i : i + _CHUNK] for i in range(0, len(q), _CHUNK)] for q in queues]
+        del frames, queues  # each chunk's frames go once it is sent
         busy = [False] * len(self._pipes)
         for w, pipe in enumerate(self._pipes):
             if chunks[w]:

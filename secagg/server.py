@@ -155,8 +155,9 @@ class Server:
         sender's commitment to its self-mask seed for Round 4."""
         self._stages.enter(Stage.SHARE_KEYS)
         senders = self._accept(messages, self._keys.keys(), "EncryptedShares")
+        keyed = set(self._keys)
         for m in messages:
-            expected = (self.config.holders(m.sender) & set(self._keys)) - {m.sender}
+            expected = (self.config.holders(m.sender) & keyed) - {m.sender}
             if {v for v, _ in m.sealed} != expected:
                 raise InvalidMessageError(f"EncryptedShares: client {m.sender} did not address exactly its holders")
             if len(m.noise_commitments) != self.config.noise_components:

@@ -12,10 +12,8 @@ import hashlib
 import operator
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,10 +23,8 @@ from secagg.config import SessionConfig
 from secagg.coordinator import Coordinator
 from secagg.errors import ConfigurationError
 from secagg.noise import NoiseSampler
-from secagg.parallel import ClientPool, ClientSetup, InlineClients, default_workers
+from secagg.parallel import ClientPool, ClientSetup, InlineClients, Reply, default_workers
 from secagg.stage import Stage
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,15 +67,34 @@ class _Ledger:
         self._client_seconds[f"client.{stage.name.lower()}"].append(compute)
         self._client_seconds["client.wire"].append(wire)
 
-    def server(self, stage: Stage, work: Callable[[], T]) -> T:
-        started = time.perf_counter()
-        result = work()
-        self.seconds[f"server.{stage.name.lower()}"] = time.perf_counter() - started
-        return result
+    def server(self, stage: Stage, seconds: float) -> None:
+        self.seconds[f"server.{stage.name.lower()}"] = seconds
 
     def summary(self) -> dict[str, float]:
         means = {name: float(np.mean(values)) for name, values in self._client_seconds.items()}
         return {**means, **self.seconds}
+
+
+class _Stream:
+    """The replies of one stage as (client, frame) pairs, recorded in the ledger as they pass, with the
+    seconds the server spent waiting for them (so its own time excludes the clients')."""
+
+    def __init__(self, replies: Iterator[Reply], stage: Stage, ledger: _Ledger) -> None:
+        self._replies, self._stage, self._ledger = replies, stage, ledger
+        self.waited = 0.0
+        self.last_bytes = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        while True:
+            started = time.perf_counter()
+            reply = next(self._replies, None)
+            self.waited += time.perf_counter() - started
+            if reply is None:
+                return
+            self._ledger.client(self._stage, compute=reply.compute_seconds, wire=reply.wire_seconds)
+            self._ledger.sent[reply.client] += len(reply.frame)
+            self.last_bytes = len(reply.frame)
+            yield reply.client, reply.frame
 
 
 def simulate(
@@ -148,15 +163,15 @@ def simulate(
                 ledger.received[u] += len(frame or b"")
                 if u not in schedule or schedule[u] > stage:  # else dropped: silent now and later
                     speaking[u] = frame
-            replies = {}
-            for reply in runner.run(stage, speaking):
-                replies[reply.client] = reply.frame
-                ledger.client(stage, compute=reply.compute_seconds, wire=reply.wire_seconds)
-                ledger.sent[reply.client] += len(reply.frame)
-            if stage == Stage.MASKED_INPUT and replies:
-                masked_input_bytes = len(next(iter(replies.values())))
-            ledger.server(stage, partial(coordinator.receive, replies))
-            del replies, speaking  # a round's messages are released once the server has them
+            del exchange  # the requests live on in the runner only until it has sent them
+            stream = _Stream(runner.run(stage, speaking), stage, ledger)
+            del speaking
+            started = time.perf_counter()
+            coordinator.receive(stream)  # parses each reply as it arrives, while the workers go on
+            ledger.server(stage, time.perf_counter() - started - stream.waited)
+            if stage == Stage.MASKED_INPUT:
+                masked_input_bytes = stream.last_bytes
+            del stream  # a round's replies are released once the server has parsed them
     outcome = coordinator.result
     seconds = ledger.summary()
     seconds["server.reconstruction"] = outcome.reconstruction_seconds
