@@ -68,6 +68,7 @@ class Kind(enum.IntEnum):
     # he: a key holder's own secret state, kept on its node (never sent).
     CKKS_KEY_HOLDER = 40
     PAILLIER_KEY_HOLDER = 41
+    THRESHOLD_PAILLIER_KEY_HOLDER = 42
 
 
 class FrameError(FedsecureError, ValueError):

@@ -6,7 +6,7 @@ from fedsecure.wire import Kind, kind_of
 from he.ckks import CKKSKeyHolder, CKKSPublic, CKKSScheme
 from he.errors import MalformedKeyError
 from he.paillier import PaillierKeyHolder, PaillierPublic, PaillierScheme
-from he.threshold_paillier import ThresholdPaillierPublic, ThresholdPaillierScheme
+from he.threshold_paillier import ThresholdKeyHolder, ThresholdPaillierPublic, ThresholdPaillierScheme
 
 __all__ = ["load_key_holder", "load_public"]
 
@@ -23,11 +23,13 @@ def load_public(data: bytes) -> CKKSPublic | PaillierPublic | ThresholdPaillierP
     raise MalformedKeyError(f"not an HE public key frame (kind {kind})")
 
 
-def load_key_holder(data: bytes) -> CKKSKeyHolder | PaillierKeyHolder:
+def load_key_holder(data: bytes) -> CKKSKeyHolder | PaillierKeyHolder | ThresholdKeyHolder:
     """A key holder restored from its own ``export_secret()`` bytes."""
     kind = kind_of(data)
     if kind == Kind.CKKS_KEY_HOLDER:
         return CKKSScheme.load_key_holder(data)
     if kind == Kind.PAILLIER_KEY_HOLDER:
         return PaillierScheme.load_key_holder(data)
+    if kind == Kind.THRESHOLD_PAILLIER_KEY_HOLDER:
+        return ThresholdPaillierScheme.load_key_holder(data)
     raise MalformedKeyError(f"not an HE key holder frame (kind {kind})")

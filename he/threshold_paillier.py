@@ -272,6 +272,15 @@ class ThresholdKeyHolder:
         """A fresh public side (parsed from the same bytes everyone receives)."""
         return ThresholdPaillierPublic(self._public.serialize())
 
+    def export_secret(self) -> bytes:
+        """The holder's index, share and public key as bytes, to keep on its own storage (never send
+        them anywhere); :meth:`ThresholdPaillierScheme.load_key_holder` restores it."""
+        out = Writer(Kind.THRESHOLD_PAILLIER_KEY_HOLDER)
+        out.blob(self._public.serialize())
+        out.u32(self.index)
+        out.blob(int(self._share).to_bytes((int(self._share).bit_length() + 7) // 8, "big"))
+        return out.finish()
+
     def partial_decrypt(self, ciphertext: PaillierCiphertext) -> ThresholdPartial:
         """``c_i = c^(2 Delta s_i) mod n^2`` for every packed value, with Shoup's proof (DJ01 Sec. 4)."""
         public = self._public
@@ -373,3 +382,23 @@ class ThresholdPaillierScheme:
     def load_public(data: bytes) -> ThresholdPaillierPublic:
         """Validate and load a public key serialized by ``public().serialize()``."""
         return ThresholdPaillierPublic(data)
+
+    @staticmethod
+    def load_key_holder(data: bytes) -> ThresholdKeyHolder:
+        """Restore a key holder from :meth:`ThresholdKeyHolder.export_secret` bytes; the share must
+        match the holder's verification key (as when it was dealt)."""
+        reader = Reader(
+            data,
+            Kind.THRESHOLD_PAILLIER_KEY_HOLDER,
+            max_bytes=2 * _MAX_PUBLIC_BYTES,
+            what="threshold Paillier key holder",
+            error=MalformedKeyError,
+        )
+        public_bytes = reader.blob(_MAX_PUBLIC_BYTES, "public key")
+        index = reader.u32("holder index")
+        share = int.from_bytes(reader.blob(_MAX_PUBLIC_BYTES, "share"), "big")
+        reader.done()
+        try:
+            return ThresholdKeyHolder(index, share, public_bytes)
+        except ParameterError as exc:
+            raise MalformedKeyError(f"the saved key holder is not valid: {exc}") from exc

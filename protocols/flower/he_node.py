@@ -15,7 +15,8 @@ one ConfigRecord under :data:`RECORD`:
   refuses ciphertexts declaring less total weight than the ``min_weight`` fixed at key generation
   (the declared weight is unauthenticated metadata, so this is not a guarantee): the key holder
   must not collude with the server. One key holder is one point of trust; threshold decryption
-  removes it.
+  removes it: the ``enroll``, ``deal``, ``accept`` and ``partial`` stages of
+  `protocols.flower.he_committee`.
 
 `he` is imported when a stage needs it, not with the mod: its package loads TenSEAL, which a ClientApp
 importing ``he_mod`` (possibly beside ``secagg_mod``) should not pay for at start-up.
@@ -31,7 +32,9 @@ from flwr.clientapp.typing import ClientAppCallable
 
 from fedsecure import checks
 from protocols.aggregators.weighting import client_vector, weight_scale
+from protocols.flower import he_committee
 from protocols.flower.fit import fit_update, hide_update
+from protocols.flower.he_committee import record_bytes
 from secagg.errors import InvalidMessageError, StateError
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ def he_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message
         content = hide_update(fitted.content)
     elif stage == DECRYPT:
         content, reply = RecordDict(), _decrypt(record, ctxt)
+    elif stage in he_committee.STAGES:
+        content, reply = RecordDict(), he_committee.answer(str(stage), record, ctxt)  # type: ignore[assignment]
     else:
         raise InvalidMessageError(f"unknown HE stage {stage!r}")
     content.config_records[RECORD] = ConfigRecord({"stage": stage, **reply})
@@ -92,7 +97,7 @@ def _keygen(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
 def _encrypt(record: ConfigRecord, fitted: Message) -> dict[str, bytes]:
     import he  # on use (module docstring)
 
-    public = he.load_public(_bytes(record, "public"))
+    public = he.load_public(record_bytes(record, "public"))
     length = checks.integer("length", record.get("length"), error=InvalidMessageError, low=0)
     max_weight = checks.real("max_weight", record.get("max_weight"), error=InvalidMessageError, low=0.0, low_open=True)
     factor = checks.real("factor", record.get("factor"), error=InvalidMessageError, low=0.0, high=1.0)
@@ -109,7 +114,7 @@ def _decrypt(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
     import he  # on use (module docstring)
 
     holder: he.KeyHolder[Any] = he.load_key_holder(saved["secret"])  # type: ignore[arg-type]
-    aggregate = holder.public().load_ciphertext(_bytes(record, "ciphertext"))
+    aggregate = holder.public().load_ciphertext(record_bytes(record, "ciphertext"))
     least = float(saved.get("min_weight", 0.0))  # type: ignore[arg-type]
     if aggregate.weight < least:
         raise InvalidMessageError(
@@ -117,13 +122,6 @@ def _decrypt(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
         )
     total = np.asarray(holder.decrypt(aggregate), dtype="<f8")
     return {"sum": total.tobytes()}
-
-
-def _bytes(record: ConfigRecord, name: str) -> bytes:
-    value = record.get(name)
-    if not isinstance(value, bytes):
-        raise InvalidMessageError(f"the HE record's {name!r} is not bytes")
-    return value
 
 
 __all__ = ["DECRYPT", "ENCRYPT", "KEYGEN", "RECORD", "he_mod"]

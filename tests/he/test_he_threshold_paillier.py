@@ -498,3 +498,23 @@ def test_default_generation_is_3072_bits() -> None:
     ct = public.encrypt(np.array([0.5, -1.0]))
     result = public.combine(ct, [holder.partial_decrypt(ct) for holder in dealing.holders[:2]])
     np.testing.assert_allclose(result, [0.5, -1.0], atol=1e-4)
+
+
+def test_a_holder_exported_and_restored_decrypts_as_before(dealing: he.ThresholdDealing, aggregate: Aggregate) -> None:
+    ciphertext, expected = aggregate
+    restored = [he.load_key_holder(h.export_secret()) for h in dealing.holders[:THRESHOLD]]
+    assert all(isinstance(h, he.ThresholdKeyHolder) for h in restored)
+    partials = [h.partial_decrypt(ciphertext) for h in restored]  # type: ignore[union-attr]
+    np.testing.assert_allclose(dealing.public().combine(ciphertext, partials), expected, atol=1e-3)
+
+
+def test_a_saved_holder_with_another_holders_index_is_refused(dealing: he.ThresholdDealing) -> None:
+    state = dealing.holders[0].export_secret()
+    public_field = 4 + len(dealing.public_bytes)
+    index_at = 5 + public_field
+    forged = state[:index_at] + (2).to_bytes(4, "little") + state[index_at + 4 : -DIGEST_BYTES]
+    with pytest.raises(he.MalformedKeyError, match="verification key"):
+        he.load_key_holder(seal_body(forged))
+    for bad in (state[:-1], dealing.public_bytes):
+        with pytest.raises(he.HEError):
+            he.load_key_holder(bad)

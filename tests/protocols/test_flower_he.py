@@ -115,3 +115,76 @@ def test_importing_both_client_mods_loads_no_heavy_module() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.strip() == ""
+
+
+THRESHOLD_KEY = dict(max_weight=MAX_WEIGHT, key_bits=1024, bits=16)  # 1024-bit: WeakKeyWarning, for speed
+
+
+@pytest.mark.filterwarnings("ignore::he.WeakKeyWarning")
+def test_threshold_paillier_two_of_three_holders_decrypt_and_no_node_or_server_holds_the_key() -> None:
+    federation, updates, examples = make_federation(4, seed=16, mod=he_mod, offline={2: "partial"})
+    holders = tuple(federation.nodes[:3])
+    workflow = HEWorkflow(
+        "threshold-paillier", key_holders=holders, decrypt_threshold=2, max_clients=4, **THRESHOLD_KEY
+    )
+    outcomes = _run(federation, workflow, 2)
+    # Enroll, deal, accept once; then fit + partial decryption. Holder 3 is lost at its first partial:
+    # two of three still decrypt, in both rounds.
+    assert [o["exchanges"] for o in outcomes] == [5, 2]
+    for outcome in outcomes:
+        assert outcome["status"] == "completed", outcome
+        got = np.concatenate([a.ravel() for a in outcome["global"]])
+        np.testing.assert_allclose(got, _expected(federation, updates, examples, outcome["included"]), atol=1e-3)
+    assert isinstance(workflow.public, he.ThresholdPaillierPublic) and not hasattr(workflow.public, "decrypt")
+    shares = {}
+    for node in federation.nodes:
+        records = federation.contexts[node].state.config_records
+        assert "he.key_holder" not in records and "he.enrollment" not in records
+        if node in holders:
+            shares[node] = records["he.threshold_holder"]["secret"]
+        else:
+            assert "he.threshold_holder" not in records
+    assert len({he.load_key_holder(s).index for s in shares.values()}) == 3  # one distinct share each
+    for _, reply in federation.replies:  # no share crossed the server in the clear
+        record = reply.content.config_records.get(RECORD) if reply.has_content() else None
+        for value in (record or {}).values():
+            for item in value if isinstance(value, list) else [value]:
+                assert not (isinstance(item, bytes) and any(s[-64:] in item for s in shares.values()))
+
+
+@pytest.mark.filterwarnings("ignore::he.WeakKeyWarning")
+def test_threshold_paillier_names_a_holder_whose_partial_is_forged_and_halts_below_the_threshold() -> None:
+    federation, updates, examples = make_federation(3, seed=17, mod=he_mod)
+    holders = tuple(federation.nodes)
+    workflow = HEWorkflow(
+        "threshold-paillier", key_holders=holders, decrypt_threshold=2, max_clients=3, **THRESHOLD_KEY
+    )
+    with federation:
+        federation.fit_rounds(workflow, [np.zeros(s) for s in SHAPES], 1)
+        public = workflow.public
+        aggregate = public.aggregate([public.encrypt(np.full(11, 0.25)), public.encrypt(np.full(11, 0.5))])
+        # Holder 1's saved share replaced by holder 2's: its partial carries index 2 from node 1.
+        state = federation.contexts[holders[1]].state.config_records["he.threshold_holder"]
+        federation.contexts[holders[0]].state.config_records["he.threshold_holder"] = state
+        run = _Round(2)
+        total = workflow._threshold_decrypt(federation.grid, run, public, aggregate)
+        np.testing.assert_allclose(total[:11], 0.75, atol=1e-3)
+        assert list(run.refused_holders) == [holders[0]]
+        # Two of three forged: fewer than two valid partials is a clean halt.
+        federation.contexts[holders[2]].state.config_records["he.threshold_holder"] = state
+        with pytest.raises(AggregationError, match="threshold decryption"):
+            workflow._threshold_decrypt(federation.grid, _Round(3), public, aggregate)
+
+
+def test_threshold_paillier_parameters_are_checked_up_front() -> None:
+    for kwargs in (
+        {"key_holders": (1, 2, 3)},  # no threshold
+        {"key_holders": (1, 2, 3), "decrypt_threshold": 4},
+        {"key_holders": (1, 1, 2), "decrypt_threshold": 2},
+        {"key_holders": (1, 2), "decrypt_threshold": 2, "key_holder": 1},
+        {"key_holder": 1},
+    ):
+        with pytest.raises(AggregationError):
+            HEWorkflow("threshold-paillier", **kwargs)
+    with pytest.raises(AggregationError):
+        HEWorkflow("paillier", key_holder=1, key_holders=(1, 2), decrypt_threshold=2)
