@@ -2,7 +2,7 @@
 
 An accountant keeps a ledger ``{atomic event: count}``: composed and self-composed
 events are flattened on entry, so 10,000 identical rounds cost one entry
-(lesson 3 of the DP notes). ``supports`` is a dry run; ``compose`` refuses an
+(a ledger that grows with the kinds of events, not their number). ``supports`` is a dry run; ``compose`` refuses an
 unsupported event loudly with ``UnsupportedEventError`` naming the part it cannot handle.
 """
 

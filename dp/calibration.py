@@ -1,4 +1,4 @@
-"""One generic calibration routine over any accountant (lesson 5 of the DP notes): bracket the
+"""One generic calibration routine over any accountant (each calibrates the same way): bracket the
 noise, solve epsilon(noise) = target on a log-log scale, then check the answer meets the target."""
 
 from __future__ import annotations

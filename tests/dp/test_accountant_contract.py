@@ -1,4 +1,4 @@
-"""One contract every accountant passes (lesson 8 of the DP notes)."""
+"""One contract every accountant passes, so any of them can stand in for another."""
 
 from __future__ import annotations
 
