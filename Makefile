@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,peers,simulation]'
+	$(PY) -m pip install --quiet -e '.[test,peers,simulation,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,10 +20,12 @@ demo: $(STAMP)
 
 CODE := fedsecure secagg he dp protocols benchmarks tests examples
 
-# The whole suite, slow tests and notebooks included, after the lint checks.
+# The whole suite, slow tests and notebooks included, after the lint, type and documentation checks.
 test: $(STAMP)
 	$(PY) -m ruff check $(CODE)
 	$(PY) -m ruff format --check $(CODE)
+	$(PY) -m mypy fedsecure secagg he dp protocols
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
 	$(PY) -m pytest -n 2 --dist loadgroup -m "" -q
 
 # The quick loop while developing: slow tests left out.

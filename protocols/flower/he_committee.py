@@ -27,6 +27,7 @@ one that substitutes the enrollment keys.
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 from flwr.app import ConfigRecord, Context
 
@@ -85,7 +86,7 @@ def _deal(record: ConfigRecord) -> dict[str, object]:
     )
     ephemeral = crypto.generate_x25519()
     sealed = []
-    for holder, public in zip(dealing.holders, enrolled, strict=True):
+    for holder, public in zip(dealing.holders, cast(list[bytes], enrolled), strict=True):
         key = _sealing_key(crypto.agree(ephemeral, public), dealing_id, holder.index)
         sealed.append(
             crypto.seal(key, holder.export_secret(), session_id=dealing_id, sender=_DEALER, receiver=holder.index)

@@ -24,7 +24,7 @@ importing ``he_mod`` (possibly beside ``secagg_mod``) should not pay for at star
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
@@ -113,14 +113,16 @@ def _decrypt(record: ConfigRecord, ctxt: Context) -> dict[str, bytes]:
         raise StateError("decrypt arrived at a node that holds no HE key")
     import he  # on use (module docstring)
 
-    holder: he.KeyHolder[Any] = he.load_key_holder(saved["secret"])  # type: ignore[arg-type]
+    holder = he.load_key_holder(saved["secret"])  # type: ignore[arg-type]
+    if isinstance(holder, he.ThresholdKeyHolder):
+        raise StateError("this node holds a threshold key share: it answers partial decryptions only")
     aggregate = holder.public().load_ciphertext(record_bytes(record, "ciphertext"))
     least = float(saved.get("min_weight", 0.0))  # type: ignore[arg-type]
     if aggregate.weight < least:
         raise InvalidMessageError(
             f"the ciphertext declares total weight {aggregate.weight}, less than {least}: not an aggregate"
         )
-    total = np.asarray(holder.decrypt(aggregate), dtype="<f8")
+    total = np.asarray(holder.decrypt(aggregate), dtype="<f8")  # type: ignore[arg-type]
     return {"sum": total.tobytes()}
 
 

@@ -124,6 +124,13 @@ class HEWorkflow:
         """The public key the key holder sent: all the server ever holds."""
 
     @property
+    def _holder(self) -> int:
+        """The one key holder of CKKS and Paillier (``__init__`` requires it for those schemes)."""
+        if self.key_holder is None:
+            raise AggregationError(f"{self.scheme} has no single key holder")
+        return self.key_holder
+
+    @property
     def factor(self) -> float:
         """The public scale CKKS clients apply (``1 / max_clients``); 0 means none (Paillier)."""
         return 1.0 / self.max_clients if self.scheme == "ckks" else 0.0
@@ -205,7 +212,12 @@ class HEWorkflow:
         dealing_id = he_committee.new_dealing_id()
         enrolled = self._everyone(grid, run, {"stage": he_committee.ENROLL}, "public", "enrollment")
         options = {k: v for k, v in self._keygen.items() if k not in ("scheme", "preset", "min_weight")}
-        deal = {"stage": he_committee.DEAL, "dealing_id": dealing_id, "holders": list(enrolled), **options}
+        deal: dict[str, object] = {
+            "stage": he_committee.DEAL,
+            "dealing_id": dealing_id,
+            "holders": list(enrolled),
+            **options,
+        }
         deal["threshold"] = self.decrypt_threshold
         dealer = self.key_holders[0]
         replies = self._ask(grid, run, [self._message(dealer, deal)])
@@ -222,7 +234,12 @@ class HEWorkflow:
             raise AggregationError(f"the dealer node {dealer} did not deal the threshold key: {exc}") from exc
         if not isinstance(public, he.ThresholdPaillierPublic) or public.holders != len(self.key_holders):
             raise AggregationError(f"the dealer node {dealer} sent a key that is not {len(self.key_holders)} holders'")
-        accept = {"stage": he_committee.ACCEPT, "dealing_id": dealing_id, "dealer": dealer_key, "public": public_bytes}
+        accept: dict[str, object] = {
+            "stage": he_committee.ACCEPT,
+            "dealing_id": dealing_id,
+            "dealer": dealer_key,
+            "public": public_bytes,
+        }
         accept["min_weight"] = self._keygen["min_weight"]
         messages = [
             self._message(node, {**accept, "index": index, "sealed": sealed[index - 1]})
@@ -252,7 +269,7 @@ class HEWorkflow:
         self, grid: Grid, run: _Round, public: he.ThresholdPaillierPublic, aggregate: he.PaillierCiphertext
     ) -> np.ndarray:
         """Ask every holder for its partial decryption (one exchange); combine any t that verify."""
-        request = {"stage": he_committee.PARTIAL, "ciphertext": aggregate.serialize()}
+        request: dict[str, object] = {"stage": he_committee.PARTIAL, "ciphertext": aggregate.serialize()}
         index = {node: i for i, node in enumerate(self.key_holders, start=1)}
         partials = {}
         for reply in self._ask(grid, run, [self._message(n, request) for n in self.key_holders]):
@@ -279,7 +296,7 @@ class HEWorkflow:
 
     def _generate_keys(self, grid: Grid, run: _Round) -> he.CKKSPublic | he.PaillierPublic:
         """Ask the key holder node for a fresh key pair; keep its public side only."""
-        replies = self._ask(grid, run, [self._message(self.key_holder, {"stage": KEYGEN, **self._keygen})])
+        replies = self._ask(grid, run, [self._message(self._holder, {"stage": KEYGEN, **self._keygen})])
         if not replies:
             raise AggregationError(f"the key holder node {self.key_holder} did not answer key generation")
         try:
@@ -326,7 +343,7 @@ class HEWorkflow:
         log(INFO, "[he round %s] %s of %s ciphertexts", run.round, len(run.ciphertexts), len(proxies))
 
     def _decrypt(self, grid: Grid, run: _Round, aggregate: bytes, length: int) -> np.ndarray:
-        replies = self._ask(grid, run, [self._message(self.key_holder, {"stage": DECRYPT, "ciphertext": aggregate})])
+        replies = self._ask(grid, run, [self._message(self._holder, {"stage": DECRYPT, "ciphertext": aggregate})])
         if not replies:
             raise AggregationError(f"the key holder node {self.key_holder} did not answer decryption")
         try:
