@@ -43,7 +43,7 @@ class MaskAccumulator:
         block_bytes = min(length, BLOCK_WORDS) * self.words.itemsize
         self._zeros = memoryview(bytes(block_bytes))
         self._stream = bytearray(block_bytes)
-        self._view = np.frombuffer(self._stream, dtype=self.words.dtype)
+        self._view = np.frombuffer(self._stream, dtype=self.words.dtype.newbyteorder("<"))  # little-endian anywhere
 
     def accumulate(
         self,
