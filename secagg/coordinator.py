@@ -16,8 +16,9 @@ workflow and client mod. The stage sequence is written here once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -104,23 +105,30 @@ class Coordinator:
             raise StateError("coordinator: the session is over")
         stage, asked = exchange.stage, set(exchange.frames)
         self._pending = exchange = None  # the stage's requests are released as soon as the transport has sent them
+        pairs = replies.items() if isinstance(replies, Mapping) else replies
+        self._pending = self._step(stage, self._parsed(stage, asked, pairs))
+
+    def _parsed(self, stage: Stage, asked: set[int], replies: Iterable[tuple[int, bytes]]) -> Iterator[Any]:
+        """Each reply parsed as it comes; one that does not parse is that client's dropout (:attr:`failures`)."""
         kind = UPLOADS[stage]
-        messages = []
-        for client, frame in replies.items() if isinstance(replies, Mapping) else replies:
+        for client, frame in replies:
             try:
                 if client not in asked:
                     raise InvalidMessageError(f"{kind.__name__}: client {client} was not asked at this stage")
-                messages.append(kind.from_bytes(frame, self.config, sender=client))
+                message = kind.from_bytes(frame, self.config, sender=client)
             except InvalidMessageError as exc:
                 self.failures.append((client, stage, exc))
-        self._pending = self._step(stage, messages)
+                continue
+            yield message
 
-    def _step(self, stage: Stage, messages: list) -> Exchange | None:  # type: ignore[type-arg]
+    def _step(self, stage: Stage, messages: Iterator[Any]) -> Exchange | None:
+        """The server's round on the stage's messages (Round 2 sums them as they stream in; the others
+        need them all) and the exchange that follows."""
         server, config = self.server, self.config
         if stage == Stage.ADVERTISE_KEYS:
-            return _opening(Stage.SHARE_KEYS, server.advertise_keys(messages), config)
+            return _opening(Stage.SHARE_KEYS, server.advertise_keys(list(messages)), config)
         if stage == Stage.SHARE_KEYS:
-            return _opening(Stage.MASKED_INPUT, server.share_keys(messages), config)
+            return _opening(Stage.MASKED_INPUT, server.share_keys(list(messages)), config)
         if stage == Stage.MASKED_INPUT:
             survivors = server.masked_input(messages)
             if config.active:
@@ -128,9 +136,9 @@ class Coordinator:
                 return Exchange(Stage.CONSISTENCY_CHECK, dict.fromkeys(survivors.survivors, frame))
             return self._unmask_request()
         if stage == Stage.CONSISTENCY_CHECK:
-            server.consistency_check(messages)
+            server.consistency_check(list(messages))
             return self._unmask_request()
-        self._result = server.unmask(messages)
+        self._result = server.unmask(list(messages))
         return None
 
     def _unmask_request(self) -> Exchange:

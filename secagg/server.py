@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,13 +176,20 @@ class Server:
                         inbox[v].append((m.sender, sealed))
         return {u: ShareInbox(u, tuple(items)) for u, items in inbox.items()}
 
-    def masked_input(self, messages: Sequence[MaskedInput]) -> SurvivorList:
-        """Round 2: collect U3's masked vectors; every U2 client must keep t holders in U3."""
+    def masked_input(self, messages: Iterable[MaskedInput]) -> SurvivorList:
+        """Round 2: collect U3's masked vectors; every U2 client must keep t holders in U3.
+
+        Each vector is added to the running sum as it arrives (``messages`` may be a stream), so one
+        vector is in memory instead of |U3|; Round 4 only unmasks. A refused message aborts the round."""
         self._stages.enter(Stage.MASKED_INPUT)
-        self._accept(messages, self._u2, "MaskedInput")
+        u3: set[int] = set()
         for m in messages:
+            if m.sender in u3:
+                raise InvalidMessageError("MaskedInput: more than one message from one client")
+            self._accept((m,), self._u2, "MaskedInput")
             self._check_words(m)
-        u3 = {m.sender for m in messages}
+            self._masked_sum.accumulate(vectors=[m.words])
+            u3.add(m.sender)
         for v in self._u2:
             alive = len(self.config.holders(v) & u3)
             if alive < self.config.threshold:
@@ -190,8 +197,6 @@ class Server:
                     f"MaskedInput: client {v} has {alive} holders left, threshold is {self.config.threshold}"
                 )
         self._u3 = tuple(sorted(u3))
-        # Summing on arrival keeps one vector in memory instead of |U3|; Round 4 only unmasks.
-        self._masked_sum.accumulate(vectors=[m.words for m in messages])
         return SurvivorList(self._u3)
 
     def consistency_check(self, messages: Sequence[ConsistencySignature]) -> None:
