@@ -28,7 +28,7 @@ import tenseal as ts
 from fedsecure import checks
 from fedsecure.wire import Kind, Reader, Writer
 from he.ciphertext import EncryptedVector, check_compatible, fingerprint, open_ciphertext, write_header
-from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for
+from he.ckks_presets import DEFAULT_PRESET, CKKSPreset, get_preset, preset_for, preset_for_bound
 from he.errors import (
     ContextMismatchError,
     MalformedCiphertextError,
@@ -225,12 +225,20 @@ class CKKSScheme:
     """Factory for the CKKS scheme (the names the FedAvg driver uses)."""
 
     @staticmethod
-    def generate(preset: str | CKKSPreset = DEFAULT_PRESET, clip: float = 1.0) -> CKKSKeyHolder:
+    def generate(
+        preset: str | CKKSPreset | None = None, clip: float = 1.0, max_abs: float | None = None
+    ) -> CKKSKeyHolder:
         """New key pair; ``clip`` bounds every input value (inputs are clipped to it).
 
-        Keys come from SEAL's CSPRNG (seeded from the OS, blake2xb by default).
+        Either a ``preset`` (default ``"standard"``) or ``max_abs``, the largest |aggregate value| to
+        decode (e.g. ``clip`` x the largest total weight: 5 for five unweighted vectors in [-1, 1]), from
+        which the parameters are sized (:func:`~he.ckks_presets.preset_for_bound`; the chosen preset's
+        ``error_1000_clients`` and ``max_chunk_bytes`` state what it costs). Keys come from SEAL's CSPRNG
+        (seeded from the OS, blake2xb by default).
         """
-        params = get_preset(preset)
+        if preset is not None and max_abs is not None:
+            raise ParameterError("give a preset or max_abs, not both")
+        params = preset_for_bound(max_abs) if max_abs is not None else get_preset(preset or DEFAULT_PRESET)
         clip = checks.real(f"clip for preset {params.name!r}", clip, error=ParameterError, low=0.0, low_open=True)
         if clip > params.max_abs:
             raise ParameterError(f"clip must lie in (0, {params.max_abs}] for preset {params.name!r}, got {clip}")

@@ -46,7 +46,7 @@ from typing import Final
 
 from he.errors import ParameterError
 
-__all__ = ["CKKSPreset", "PRESETS", "DEFAULT_PRESET", "get_preset", "preset_for"]
+__all__ = ["CKKSPreset", "PRESETS", "DEFAULT_PRESET", "get_preset", "preset_for", "preset_for_bound"]
 
 # 128-bit security limits on total log q, HE Security Standard (2018), Table 1.
 _MAX_LOG_Q: Final = {2048: 54, 4096: 109, 8192: 218, 16384: 438, 32768: 881}
@@ -116,6 +116,35 @@ def get_preset(preset: str | CKKSPreset) -> CKKSPreset:
     return PRESETS[preset]
 
 
+MIN_SCALE_BITS: Final = 20
+"""The smallest scale :func:`preset_for_bound` goes down to: about 2^-20 relative precision per value."""
+
+
+def preset_for_bound(max_abs: float) -> CKKSPreset:
+    """The add-only parameters for aggregates up to ``|max_abs|`` (e.g. clip x the largest total weight,
+    for clients that encrypt ``n_i x_i`` and a server that divides by ``sum n_i`` after decryption).
+
+    ``"standard"`` up to 2, ``"wide"`` up to 8; beyond, the wide chain (N = 2048, primes [40, 14], about
+    24 bytes per value, 128-bit security) with the scale lowered by one bit per doubling of the bound,
+    ``scale_bits = 38 - ceil(log2 max_abs)``, down to :data:`MIN_SCALE_BITS` (bounds up to 2^18). The
+    absolute error doubles with each bit taken off the scale: ``error_1000_clients`` scales the wide
+    preset's measured error by ``2^(35 - scale_bits)`` (fresh-encryption noise over the scale).
+    """
+    if not (isinstance(max_abs, (int, float)) and math.isfinite(max_abs) and max_abs > 0):
+        raise ParameterError(f"max_abs must be a positive finite number, got {max_abs!r}")
+    for name in ("standard", "wide"):
+        if max_abs <= PRESETS[name].max_abs:
+            return PRESETS[name]
+    wide = PRESETS["wide"]
+    scale_bits = wide.coeff_mod_bit_sizes[0] - 2 - math.ceil(math.log2(max_abs))
+    if scale_bits < MIN_SCALE_BITS:
+        raise ParameterError(
+            f"no add-only CKKS preset decodes aggregates up to {max_abs:g} (at most 2^{38 - MIN_SCALE_BITS}): "
+            "encrypt normalized weights (n_i / max total) instead of raw example counts"
+        )
+    return preset_for(wide.poly_modulus_degree, wide.coeff_mod_bit_sizes, scale_bits)
+
+
 def preset_for(poly_modulus_degree: int, coeff_mod_bit_sizes: tuple[int, ...], scale_bits: int) -> CKKSPreset:
     """The named preset with these parameters, or a validated ``"custom"`` one."""
     for preset in PRESETS.values():
@@ -125,4 +154,8 @@ def preset_for(poly_modulus_degree: int, coeff_mod_bit_sizes: tuple[int, ...], s
             scale_bits,
         ):
             return preset
-    return CKKSPreset("custom", poly_modulus_degree, coeff_mod_bit_sizes, scale_bits, math.nan)
+    wide = PRESETS["wide"]
+    on_wide_chain = (poly_modulus_degree, coeff_mod_bit_sizes) == (wide.poly_modulus_degree, wide.coeff_mod_bit_sizes)
+    # On the wide chain the error is the fresh-encryption noise over the scale (preset_for_bound); else unknown.
+    error = wide.error_1000_clients * 2.0 ** (wide.scale_bits - scale_bits) if on_wide_chain else math.nan
+    return CKKSPreset("custom", poly_modulus_degree, coeff_mod_bit_sizes, scale_bits, error)

@@ -123,3 +123,38 @@ def test_weighted_mean_of_1000_clients_within_documented_bound(name: str) -> Non
     error = np.max(np.abs(holder.decrypt(aggregate) - weights @ values))
     assert error <= PRESETS[name].error_1000_clients
     assert aggregate.weight == pytest.approx(1.0)
+
+
+def test_the_unweighted_sum_of_five_vectors_fits_when_its_bound_is_declared() -> None:
+    """NVIDIA FLARE-style aggregation: encrypt, sum, divide later. The default preset refuses a sum
+    that can reach 5; declaring ``max_abs=5`` sizes the parameters for it."""
+    values = np.random.default_rng(3).uniform(-1, 1, size=(5, 300))
+    default = he.CKKSScheme.generate().public()
+    with pytest.raises(he.PackingOverflowError):
+        default.aggregate([default.encrypt(v) for v in values])
+    holder = he.CKKSScheme.generate(max_abs=5)
+    public = he.CKKSScheme.load_public(holder.public().serialize())
+    assert public.preset.max_abs >= 5
+    total = holder.decrypt(public.aggregate([public.encrypt(v) for v in values]))
+    np.testing.assert_allclose(total, values.sum(axis=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("bound", [3.0, 100.0, 5000.0, 2.0**18])
+def test_a_declared_bound_sizes_the_scale_and_states_the_error(bound: float) -> None:
+    preset = he.ckks_presets.preset_for_bound(bound)
+    assert preset.max_abs >= bound > preset.max_abs / 2 or preset.name in ("standard", "wide")
+    assert sum(preset.coeff_mod_bit_sizes) <= 54 and preset.poly_modulus_degree == 2048  # 128-bit security
+    holder = he.CKKSScheme.generate(max_abs=bound, clip=bound / 4)
+    public = holder.public()
+    assert public.preset == preset  # what the key states is what was sized
+    values = np.full((4, 64), bound / 4 * 0.999)  # four clients at the clip: the sum at the bound's edge
+    total = holder.decrypt(public.aggregate([public.encrypt(v) for v in values]))
+    np.testing.assert_allclose(total, values.sum(axis=0), atol=50 * preset.error_1000_clients)
+
+
+def test_bounds_beyond_any_preset_and_ambiguous_arguments_are_refused() -> None:
+    for bad in (0.0, -1.0, float("nan"), 2.0**19):
+        with pytest.raises(he.ParameterError):
+            he.ckks_presets.preset_for_bound(bad)
+    with pytest.raises(he.ParameterError, match="not both"):
+        he.CKKSScheme.generate("wide", max_abs=5)
