@@ -12,7 +12,6 @@ Thin, typed wrappers over ``cryptography`` (never a hand-written cipher):
 
 from __future__ import annotations
 
-import functools
 import os
 import struct
 
@@ -58,17 +57,10 @@ def x25519_from_private(data: bytes) -> X25519PrivateKey:
     return X25519PrivateKey.from_private_bytes(data)
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _x25519_public(data: bytes) -> X25519PublicKey:
-    """A peer's public key object, built once per process: every neighbour of a client agrees with
-    the same advertised key (public data, so caching it reveals nothing)."""
-    return X25519PublicKey.from_public_bytes(data)
-
-
 def agree(private: X25519PrivateKey, peer_public: bytes) -> bytes:
     """Raw X25519 shared secret; a low-order peer key is rejected."""
     try:
-        return private.exchange(_x25519_public(peer_public))
+        return private.exchange(X25519PublicKey.from_public_bytes(peer_public))
     except ValueError as exc:
         raise InvalidMessageError(f"unusable X25519 public key: {exc}") from None
 
