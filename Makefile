@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m protocols train --backend secagg+ --dataset breast_cancer --clients 10 --rounds 10 --dropout 0.1 --epsilon 8 --out runs/demo
 
-CODE := fedsecure secagg he dp protocols benchmarks tests examples
+CODE := fedsecure secagg he dp protocols benchmarks tests examples notebooks/execute.py
 
 # The whole suite, slow tests and notebooks included, after the lint, type and documentation checks.
 test: $(STAMP)

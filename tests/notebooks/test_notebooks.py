@@ -1,6 +1,7 @@
 """Execute every research notebook top to bottom in quick mode; any cell error fails its test.
 
-Each notebook shrinks its parameters when ``FEDSECURE_NOTEBOOK_QUICK=1`` and asserts its own
+Notebooks are stored with the outputs of a full-size run (``notebooks/execute.py``); here each
+runs again, shrunk by ``FEDSECURE_NOTEBOOK_QUICK=1``, and asserts its own
 invariants (exact secure sums, error bounds, no skipped rounds), so a run that completes is a check,
 not just a smoke test. The kernel is started from this interpreter (``sys.executable``), so a fresh
 virtualenv needs no registered kernel spec.
@@ -35,14 +36,21 @@ def test_the_four_notebooks_exist() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_is_committed_without_outputs(path: Path) -> None:
+def test_notebook_is_stored_with_the_outputs_of_a_full_run(path: Path) -> None:
+    """A reader on a code host sees every table and figure: ``notebooks/execute.py`` stores them."""
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code_cells, f"{path.name} has no code"
-    assert all(not cell.outputs and cell.execution_count is None for cell in code_cells), (
-        f"{path.name} was committed with outputs; clear them"
+    assert notebook.metadata.get("fedsecure", {}).get("mode") == "full", (
+        f"{path.name} is not stored from a full run: python notebooks/execute.py {path.stem}"
     )
+    assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1)), (
+        f"{path.name}: cells not executed once each, in order"
+    )
+    outputs = [output for cell in code_cells for output in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], f"{path.name} stored an error"
+    assert any(o.output_type == "display_data" and "image/png" in o.data for o in outputs), f"{path.name}: no figure"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
