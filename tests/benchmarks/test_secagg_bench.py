@@ -15,7 +15,10 @@ def test_quick_benchmark_prints_json_lines() -> None:
         [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=300, check=True
     )
     lines = [json.loads(line) for line in run.stdout.splitlines()]
-    assert [line["case"] for line in lines] == ["quick_sparse", "quick_complete"]
+    assert [line["case"] for line in lines] == ["quick_sparse", "quick_complete", "population_n300"]
+    population = lines.pop()
+    assert population["exact"] is True and population["included"] == 270  # 10% drop before the masked input
+    assert 0 < population["peak_pss_gib"] <= population["peak_rss_gib"]
     for line in lines:
         assert line["ours"]["correct"] is True
         assert line["ours"]["bytes_per_parameter"] < 4.1
