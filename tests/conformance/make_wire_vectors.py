@@ -360,15 +360,11 @@ WEIGHTED_SETUP = SessionSetup(
     clip=1.5,
     max_weight=120.0,
 )
-XNOISE_SETUP = SessionSetup(
-    session_id=SESSION_ID,
-    round_index=ROUND_INDEX,
-    node_ids=NODE_IDS,
+XNOISE_SETUP = dataclasses.replace(
+    WEIGHTED_SETUP,
     degree=2,
-    graph_seed=fixed("graph-seed", 32),
     threshold=2,
     modulus_bits=20,
-    vector_length=VECTOR_LENGTH,
     active=False,
     clip=0.0,
     max_weight=1.0,

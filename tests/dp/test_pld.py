@@ -24,7 +24,7 @@ def test_single_gaussian_matches_analytic_gaussian(sigma: float, golden: float) 
     exact = brentq(lambda e: analytic_gaussian_delta(sigma, e) - 1e-5, 1e-6, 100)
     lower, upper = dp.PldAccountant().compose(dp.GaussianEvent(sigma)).epsilon_bounds(1e-5)
     assert lower <= exact <= upper <= exact * (1 + 1e-4)
-    assert upper == pytest.approx(golden, abs=6e-4)  # golden: shared/notes/dp-lessons.md
+    assert upper == pytest.approx(golden, abs=6e-4)  # golden: Google dp_accounting's PLD epsilon
     assert dp.PldAccountant().compose(dp.GaussianEvent(sigma)).delta(exact) >= 1e-5 * (1 - 1e-9)
 
 
